@@ -1,0 +1,126 @@
+"""The `glimmr` command: set-up, the sandbox, scans, the demo and the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .lib.settings import DEFAULT_SANDBOX_PORT, load_settings
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .commands.instance_setup import prepare
+
+    setup = prepare(load_settings())
+    print(f"GLIMMR_DATA_DIR={setup.data_dir}")
+    print(f"DAGSTER_HOME={setup.dagster_home}")
+    print(f"catalog: {setup.catalog_url}")
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import cli as sandbox_cli
+
+    return sandbox_cli.run(args)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from .commands.instance_setup import prepare
+    from .commands.scan import run_state_scans
+    from .definitions import build_definitions
+
+    settings = load_settings()
+    setup = prepare(settings)
+    os.environ["DAGSTER_HOME"] = str(setup.dagster_home)
+    states = [state.upper() for state in args.state] if args.state else list(settings.scan_states)
+    with dg.DagsterInstance.get() as instance:
+        runs = run_state_scans(build_definitions(settings), instance, states, trigger="cli")
+    for run in runs:
+        outcome = "ok" if run.success else f"FAILED: {run.error}"
+        counts = ", ".join(
+            f"{name} {run.metadata[name]}"
+            for name in ("hospitals", "new", "changed", "removed", "unchanged", "skipped")
+            if name in run.metadata
+        )
+        print(f"{run.state}: {outcome} {counts} ({run.seconds:.2f} s, run {run.run_id})")
+    return 0 if all(run.success for run in runs) else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .commands.demo import run_demo
+
+    return run_demo(port=args.port, hospitals=args.hospitals, seed=args.seed)
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from .commands.demo import sandbox_environment
+    from .commands.instance_setup import prepare
+    from .commands.sandbox_process import SandboxProcess
+
+    settings = load_settings()
+    setup = prepare(settings)
+    env = os.environ.copy()
+    env["DAGSTER_HOME"] = str(setup.dagster_home)
+    sandbox = None
+    if not os.environ.get("GLIMMR_PRA_API_URL"):
+        # No index configured: serve the demo's sandbox so UI-launched scans work offline.
+        sandbox = SandboxProcess(
+            args.sandbox_port,
+            state_file=settings.data_dir / "sandbox" / "scenario.json",
+            log_file=settings.data_dir / "sandbox" / "sandbox.log",
+        ).start()
+        env.update(sandbox_environment(sandbox.url))
+        print(f"PRA sandbox at {sandbox.url}")
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    command = ["dagster", "dev", "-w", str(workspace), "--port", str(args.port)]
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="glimmr", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="create the data directory and DAGSTER_HOME, migrate the catalog")
+    init.set_defaults(handler=_cmd_init)
+
+    from .sandbox import cli as sandbox_cli
+
+    sandbox = commands.add_parser("sandbox", help="serve the local PRA-compatible index and hospital files")
+    sandbox_cli.add_arguments(sandbox)
+    sandbox.set_defaults(handler=_cmd_sandbox)
+
+    scan = commands.add_parser("scan", help="scan the PRA index for states, one Dagster run per state")
+    scan.add_argument("--state", action="append", help="a state code; repeat for several (default: all)")
+    scan.set_defaults(handler=_cmd_scan)
+
+    demo = commands.add_parser("demo", help="run the pipeline against the bundled sandbox and summarize")
+    demo.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
+    demo.add_argument("--hospitals", type=int, default=None, help="sandbox size (default: its own)")
+    demo.add_argument("--seed", type=int, default=None)
+    demo.set_defaults(handler=_cmd_demo)
+
+    dev = commands.add_parser("dev", help="open the Dagster UI on the project's instance and data")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT)
+    dev.set_defaults(handler=_cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

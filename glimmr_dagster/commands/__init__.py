@@ -1,0 +1,1 @@
+"""Operator commands behind `glimmr`: instance setup, scans, the demo."""

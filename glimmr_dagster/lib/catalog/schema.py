@@ -1,0 +1,137 @@
+"""The catalog's tables: what the project knows about hospitals, their files and its own work.
+
+This module is the one description of the current shape. Migrations (`migrations.py`) create
+tables from it and carry older databases forward step by step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite has no time zones; store naive UTC there)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(sa.DateTime(timezone=dialect.name != "sqlite"))
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("catalog timestamps must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+hospitals = sa.Table(
+    "hospitals",
+    metadata,
+    # "{STATE}-{PRA facility id}": also the Dagster partition key of the hospital.
+    sa.Column("hospital_key", sa.String(80), primary_key=True),
+    sa.Column("facility_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(2), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False, server_default=""),
+    sa.Column("city", sa.Text, nullable=False, server_default=""),
+    sa.Column("zip", sa.String(20), nullable=False, server_default=""),
+    sa.Column("phone", sa.String(40), nullable=False, server_default=""),
+    sa.Column("beds", sa.Integer),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("ccn", sa.String(20), nullable=False, server_default=""),
+    sa.Column("website", sa.Text, nullable=False, server_default=""),
+    # open: listed by the last successful scan of its state; closed: no longer listed.
+    sa.Column("status", sa.String(10), nullable=False, server_default="open"),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime),
+    sa.UniqueConstraint("state", "facility_id", name="uq_hospitals_state_facility"),
+)
+sa.Index("ix_hospitals_facility_id", hospitals.c.facility_id)
+sa.Index("ix_hospitals_state_status", hospitals.c.state, hospitals.c.status)
+
+file_records = sa.Table(
+    "file_records",
+    metadata,
+    sa.Column("hospital_key", sa.String(80), sa.ForeignKey("hospitals.hospital_key"), primary_key=True),
+    sa.Column("fileid", sa.String(128), primary_key=True),
+    sa.Column("facility_id", sa.String(64), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False, server_default=""),
+    sa.Column("filesuffix", sa.String(20), nullable=False, server_default=""),
+    sa.Column("filetype", sa.String(40), nullable=False, server_default=""),
+    # As PRA wrote it (never the download time), and parsed to an instant where possible.
+    sa.Column("retrieved", sa.String(64), nullable=False, server_default=""),
+    sa.Column("retrieved_at", UtcDateTime),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("url", sa.Text, nullable=False, server_default=""),
+    sa.Column("pageurl", sa.Text, nullable=False, server_default=""),
+    sa.Column("converted", sa.Boolean),
+    sa.Column("storage", sa.Text, nullable=False, server_default=""),
+    sa.Column("project", sa.Text, nullable=False, server_default=""),
+    # False once the facility's record stops listing the file (or the facility closes).
+    sa.Column("listed", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    # When retrieved, size or url last changed: the change signal the sensor acts on.
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+)
+sa.Index("ix_file_records_fileid", file_records.c.fileid)
+
+state_scans = sa.Table(
+    "state_scans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("state", sa.String(2), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+    # succeeded | failed
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("hospitals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("new", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("changed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("removed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files_new", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files_changed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files_unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files_removed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+)
+sa.Index("ix_state_scans_state_finished", state_scans.c.state, state_scans.c.finished_at)
+
+# A sliding-window request log shared by every process that talks to a rate-limited host.
+rate_limit_events = sa.Table(
+    "rate_limit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bucket", sa.String(100), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+sa.Index("ix_rate_limit_events_bucket_at", rate_limit_events.c.bucket, rate_limit_events.c.at)

@@ -1,0 +1,1 @@
+"""Client and record model for the Patient Rights Advocate hospital-file index."""

@@ -1,0 +1,56 @@
+"""Shared fixtures: real SQLite and PostgreSQL catalogs, a data directory, a Dagster instance."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from glimmr_dagster.lib.catalog import Catalog
+
+from .services import start_postgres
+
+_database_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path) -> str:
+    """A fresh, empty catalog database on each backend the project supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database(f"catalog_{next(_database_names)}")
+
+
+@pytest.fixture
+def catalog(catalog_url):
+    store = Catalog(catalog_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def sqlite_catalog(tmp_path):
+    store = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def data_env(tmp_path, monkeypatch):
+    """A fresh GLIMMR_DATA_DIR and DAGSTER_HOME for this test, as a user would set them."""
+    data_dir = tmp_path / "data"
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("GLIMMR_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("GLIMMR_CATALOG_URL", raising=False)
+    monkeypatch.delenv("GLIMMR_TEST_MODE", raising=False)
+    return data_dir
