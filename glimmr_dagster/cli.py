@@ -51,6 +51,42 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0 if all(run.success for run in runs) else 1
 
 
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from .commands.instance_setup import prepare
+    from .defs.automation.backfills import DEFAULT_HOSPITAL_ASSETS, launch_state_backfill
+    from .definitions import build_definitions
+    from .lib.catalog import Catalog
+
+    settings = load_settings()
+    setup = prepare(settings)
+    os.environ.setdefault("DAGSTER_HOME", str(setup.dagster_home))
+    assets = [name.strip() for name in (args.assets or ",".join(DEFAULT_HOSPITAL_ASSETS)).split(",") if name.strip()]
+    asset_graph = build_definitions(settings).resolve_asset_graph()
+    catalog = Catalog(settings.catalog_url)
+    exit_code = 0
+    with dg.DagsterInstance.get() as instance:
+        for state in args.state:
+            try:
+                backfill_id, count = launch_state_backfill(
+                    instance, asset_graph, catalog, state.upper(), asset_names=assets, force=args.force,
+                    trigger="cli_backfill",
+                )
+            except ValueError as exc:
+                print(f"{state.upper()}: {exc}", file=sys.stderr)
+                exit_code = 2
+                continue
+            if backfill_id is None:
+                print(f"{state.upper()}: no open hospitals in the catalog; scan the state first (glimmr scan --state {state.upper()})")
+                exit_code = exit_code or 1
+            else:
+                forced = " (forced)" if args.force else ""
+                print(f"{state.upper()}: backfill {backfill_id} of {count} hospitals{forced}: {', '.join(assets)}")
+    catalog.dispose()
+    return exit_code
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .commands.demo import run_demo
 
@@ -103,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     scan = commands.add_parser("scan", help="scan the PRA index for states, one Dagster run per state")
     scan.add_argument("--state", action="append", help="a state code; repeat for several (default: all)")
     scan.set_defaults(handler=_cmd_scan)
+
+    backfill = commands.add_parser(
+        "backfill", help="launch a backfill of a state's hospital partitions on the instance in DAGSTER_HOME"
+    )
+    backfill.add_argument("--state", action="append", required=True, help="a state code; repeat for several")
+    backfill.add_argument("--assets", help="comma-separated hospital assets (default: hospital_price_files)")
+    backfill.add_argument("--force", action="store_true", help="re-fetch every file, changed or not")
+    backfill.set_defaults(handler=_cmd_backfill)
 
     demo = commands.add_parser("demo", help="run the pipeline against the bundled sandbox and summarize")
     demo.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)

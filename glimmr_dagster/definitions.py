@@ -2,6 +2,10 @@
 
 import dagster as dg
 
+from .defs.acquisition.assets import hospital_price_files
+from .defs.automation.jobs import cleanup_job, full_refresh_job, hospital_files_job
+from .defs.automation.schedules import build_schedules
+from .defs.automation.sensors import pra_file_change_sensor
 from .defs.resources import build_resources
 from .defs.roster.assets import hospital_roster
 from .defs.roster.jobs import pra_scan_job
@@ -10,8 +14,10 @@ from .lib.settings import Settings, load_settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[hospital_roster],
-        jobs=[pra_scan_job],
+        assets=[hospital_roster, hospital_price_files],
+        jobs=[pra_scan_job, hospital_files_job, full_refresh_job, cleanup_job],
+        schedules=build_schedules(settings),
+        sensors=[pra_file_change_sensor],
         resources=build_resources(settings),
     )
 

@@ -21,9 +21,7 @@ class StateRun:
 
 def _materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
-        if materialization is not None:
-            return {key: value.value for key, value in materialization.metadata.items()}
+        return {key: value.value for key, value in event.materialization.metadata.items()}
     return {}
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 from ..lib.catalog import Catalog
 from ..lib.pra.client import PraClient
 from ..lib.ratelimit import NoLimit, SharedRateLimiter
-from ..lib.settings import PraSettings, RateLimit, Settings
+from ..lib.settings import PraSettings, RateLimit, Settings, load_settings
 
 
 @lru_cache(maxsize=8)
@@ -58,6 +58,20 @@ class PraIndexResource(dg.ConfigurableResource):
             else NoLimit()
         )
         return PraClient(settings, limiter=limiter)
+
+
+def catalog_from_context(context: dg.SensorEvaluationContext) -> Catalog:
+    """The catalog configured in the code location's resources.
+
+    Sensors read it through the repository rather than a resource parameter so that calling a
+    sensor directly with `build_sensor_context(instance=..., definitions=defs)` works as in the
+    daemon; without a repository (a bare context) the environment's catalog is used.
+    """
+    repository = context.repository_def
+    resource = repository.get_top_level_resources().get("catalog") if repository is not None else None
+    if isinstance(resource, CatalogResource):
+        return resource.get_catalog()
+    return _open_catalog(load_settings().catalog_url)
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -106,18 +106,8 @@ def _file_values(record: FileRecord) -> dict[str, Any]:
         "converted": record.converted,
         "storage": record.storage,
         "project": record.project,
+        "signature": record.signature(),
     }
-
-
-def _stored_signature(row: Any) -> tuple[str, str, str]:
-    stored = FileRecord(
-        fileid=row.fileid,
-        retrieved=row.retrieved,
-        retrieved_at=row.retrieved_at,
-        size=row.size,
-        url=row.url,
-    )
-    return stored.change_signature()
 
 
 def apply_state_listing(
@@ -142,10 +132,7 @@ def apply_state_listing(
                 sa.select(
                     file_records.c.hospital_key,
                     file_records.c.fileid,
-                    file_records.c.retrieved,
-                    file_records.c.retrieved_at,
-                    file_records.c.size,
-                    file_records.c.url,
+                    file_records.c.signature,
                     file_records.c.listed,
                 )
                 .select_from(file_records.join(hospitals))
@@ -193,7 +180,7 @@ def apply_state_listing(
                          "facility_id": facility.id, "listed": True, "first_seen_at": now,
                          "last_seen_at": now, "changed_at": now}
                     )
-                elif _stored_signature(stored_file) != record.change_signature() or not stored_file.listed:
+                elif stored_file.signature != file_row["signature"] or not stored_file.listed:
                     changes.files_changed += 1
                     file_updates.append(
                         {**file_row, "b_key": key, "b_fileid": record.fileid, "listed": True,

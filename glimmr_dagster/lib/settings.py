@@ -82,11 +82,27 @@ class PraSettings:
 
 
 @dataclass(frozen=True)
+class AutomationSettings:
+    """When scheduled work runs, how much the change sensor asks for, how long runs are kept."""
+
+    timezone: str = "America/New_York"
+    scan_cron: str = "0 6,18 * * *"
+    full_refresh_cron: str = "0 1 * * 0"
+    cleanup_cron: str = "0 3 * * *"
+    # Dagster evaluates a tick in under 60 s; a few hundred requests keep it to a few seconds.
+    sensor_max_requests: int = 300
+    run_retention_days: int = 30
+    failed_run_retention_days: int = 90
+    temp_file_retention_hours: int = 24
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     catalog_url: str
     pra: PraSettings
     test_mode: bool
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     @property
     def dagster_home(self) -> Path:
@@ -132,9 +148,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rate_limit=RateLimit.parse(env.get("GLIMMR_PRA_RATE_LIMIT", DEFAULT_PRA_RATE_LIMIT)),
         max_attempts=int(env.get("GLIMMR_PRA_MAX_ATTEMPTS") or 6),
     )
+    defaults = AutomationSettings()
+    automation = AutomationSettings(
+        timezone=env.get("GLIMMR_SCHEDULE_TIMEZONE") or defaults.timezone,
+        scan_cron=env.get("GLIMMR_SCAN_CRON") or defaults.scan_cron,
+        full_refresh_cron=env.get("GLIMMR_FULL_REFRESH_CRON") or defaults.full_refresh_cron,
+        cleanup_cron=env.get("GLIMMR_CLEANUP_CRON") or defaults.cleanup_cron,
+        sensor_max_requests=int(env.get("GLIMMR_SENSOR_MAX_REQUESTS") or defaults.sensor_max_requests),
+        run_retention_days=int(env.get("GLIMMR_RUN_RETENTION_DAYS") or defaults.run_retention_days),
+        failed_run_retention_days=int(
+            env.get("GLIMMR_FAILED_RUN_RETENTION_DAYS") or defaults.failed_run_retention_days
+        ),
+    )
     return Settings(
         data_dir=data_dir,
         catalog_url=catalog_url,
         pra=pra,
         test_mode=env_flag("GLIMMR_TEST_MODE", environ=dict(env)),
+        automation=automation,
     )

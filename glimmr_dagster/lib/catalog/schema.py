@@ -100,8 +100,30 @@ file_records = sa.Table(
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
     # When retrieved, size or url last changed: the change signal the sensor acts on.
     sa.Column("changed_at", UtcDateTime, nullable=False),
+    # retrieved (as an instant), size and url in one comparable string; see file_acquisitions.
+    sa.Column("signature", sa.Text, nullable=False, server_default=""),
 )
 sa.Index("ix_file_records_fileid", file_records.c.fileid)
+
+# What the project last did about each listed file: the signature it last acquired, and the
+# attempts since then, so a failing server is retried with backoff rather than every tick.
+file_acquisitions = sa.Table(
+    "file_acquisitions",
+    metadata,
+    sa.Column("hospital_key", sa.String(80), primary_key=True),
+    sa.Column("fileid", sa.String(128), primary_key=True),
+    # The file_records.signature the last successful acquisition saw; "" before the first.
+    sa.Column("acquired_signature", sa.Text, nullable=False, server_default=""),
+    sa.Column("acquired_at", UtcDateTime),
+    # Attempts since the last success. A run counts its attempt when it starts, so a run that
+    # dies without a word still backs off.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_attempt_at", UtcDateTime),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_run_id", sa.String(64)),
+)
+sa.Index("ix_file_acquisitions_next_attempt", file_acquisitions.c.next_attempt_at)
 
 state_scans = sa.Table(
     "state_scans",

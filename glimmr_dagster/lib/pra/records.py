@@ -126,6 +126,10 @@ class FileRecord:
         when = self.retrieved_at.isoformat() if self.retrieved_at else self.retrieved
         return (when, "" if self.size is None else str(self.size), self.url)
 
+    def signature(self) -> str:
+        """The change signature as one string, stored and compared in the catalog."""
+        return "\x1f".join(self.change_signature())
+
 
 @dataclass(frozen=True)
 class Facility:

@@ -84,3 +84,42 @@ def test_concurrent_processes_write_sqlite_without_lock_errors(sqlite_catalog):
     assert len(counts) == 160
     # Every read-then-insert saw the rows before it: the transactions were serialized.
     assert sorted(counts) == list(range(160))
+
+
+def test_version_1_database_is_carried_forward_with_file_signatures(catalog_url):
+    """A catalog created before file signatures existed gets the column, filled, and new tables."""
+    from glimmr_dagster.lib.catalog import create_catalog_engine
+    from glimmr_dagster.lib.catalog.schema import file_records, hospitals
+    from glimmr_dagster.lib.pra.records import FileRecord, parse_retrieved
+
+    engine = create_catalog_engine(catalog_url)
+    assert migrate(engine, target=1) == [1]
+    with engine.begin() as conn:
+        # Recreate file_records as version 1 shaped it (without `signature`).
+        file_records.drop(conn)
+        conn.exec_driver_sql(
+            "CREATE TABLE file_records (hospital_key VARCHAR(80) NOT NULL, fileid VARCHAR(128) NOT NULL, "
+            "facility_id VARCHAR(64) NOT NULL, filename TEXT NOT NULL DEFAULT '', filesuffix VARCHAR(20) NOT NULL DEFAULT '', "
+            "filetype VARCHAR(40) NOT NULL DEFAULT '', retrieved VARCHAR(64) NOT NULL DEFAULT '', retrieved_at TIMESTAMP, "
+            "size BIGINT, url TEXT NOT NULL DEFAULT '', pageurl TEXT NOT NULL DEFAULT '', converted BOOLEAN, "
+            "storage TEXT NOT NULL DEFAULT '', project TEXT NOT NULL DEFAULT '', listed BOOLEAN NOT NULL DEFAULT TRUE, "
+            "first_seen_at TIMESTAMP NOT NULL, last_seen_at TIMESTAMP NOT NULL, changed_at TIMESTAMP NOT NULL, "
+            "PRIMARY KEY (hospital_key, fileid))"
+        )
+        now = datetime.now(timezone.utc)
+        conn.execute(hospitals.insert().values(
+            hospital_key="NV-a", facility_id="a", state="NV", name="A", fingerprint="x",
+            first_seen_at=now, last_seen_at=now, changed_at=now))
+        conn.exec_driver_sql(
+            "INSERT INTO file_records (hospital_key, fileid, facility_id, retrieved, retrieved_at, size, url, "
+            "first_seen_at, last_seen_at, changed_at) VALUES ('NV-a', 'f1', 'a', '2026-01-02 03:04:05', "
+            "'2026-01-02 03:04:05', 10, 'https://h.example/f1.csv', '2026-01-02', '2026-01-02', '2026-01-02')"
+        )
+    assert migrate(engine) == list(range(2, LATEST_VERSION + 1))
+    expected = FileRecord(fileid="f1", retrieved="2026-01-02 03:04:05",
+                          retrieved_at=parse_retrieved("2026-01-02 03:04:05"), size=10,
+                          url="https://h.example/f1.csv").signature()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(file_records.c.signature)).scalar_one() == expected
+        assert sa.inspect(conn).has_table("file_acquisitions")
+    engine.dispose()

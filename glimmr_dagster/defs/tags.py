@@ -1,0 +1,11 @@
+"""Run tags the project sets and reads. Backfills carry tags, not run config, so flags live here."""
+
+STATE_TAG = "glimmr/state"
+TRIGGER_TAG = "glimmr/trigger"
+ATTEMPT_TAG = "glimmr/attempt"
+# "true" re-fetches every file of the hospital, changed or not (weekly refresh, --force).
+FORCE_TAG = "glimmr/force"
+
+
+def is_forced(tags: dict[str, str]) -> bool:
+    return tags.get(FORCE_TAG, "").lower() == "true"
