@@ -8,6 +8,7 @@ import sys
 # Each entry is a module with main(argv) -> int. Later benchmarks register here.
 BENCHMARKS = [
     "benchmarks.roster_scan",
+    "benchmarks.sensor_tick",
 ]
 
 

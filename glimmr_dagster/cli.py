@@ -31,7 +31,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from .commands.instance_setup import prepare
-    from .commands.scan import run_state_scans
+    from .commands.runs import run_state_scans
     from .definitions import build_definitions
 
     settings = load_settings()
@@ -39,7 +39,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     os.environ["DAGSTER_HOME"] = str(setup.dagster_home)
     states = [state.upper() for state in args.state] if args.state else list(settings.scan_states)
     with dg.DagsterInstance.get() as instance:
-        runs = run_state_scans(build_definitions(settings), instance, states, trigger="cli")
+        runs = run_state_scans(build_definitions(settings), instance, states, trigger="cli", quiet=True)
     for run in runs:
         outcome = "ok" if run.success else f"FAILED: {run.error}"
         counts = ", ".join(
@@ -47,7 +47,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             for name in ("hospitals", "new", "changed", "removed", "unchanged", "skipped")
             if name in run.metadata
         )
-        print(f"{run.state}: {outcome} {counts} ({run.seconds:.2f} s, run {run.run_id})")
+        print(f"{run.partition_key}: {outcome} {counts} ({run.seconds:.2f} s, run {run.run_id})")
     return 0 if all(run.success for run in runs) else 1
 
 
@@ -90,7 +90,9 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .commands.demo import run_demo
 
-    return run_demo(port=args.port, hospitals=args.hospitals, seed=args.seed)
+    return run_demo(
+        port=args.port, hospitals=args.hospitals, seed=args.seed, publish_fraction=args.publish_fraction
+    )
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
@@ -107,7 +109,7 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         # No index configured: serve the demo's sandbox so UI-launched scans work offline.
         sandbox = SandboxProcess(
             args.sandbox_port,
-            state_file=settings.data_dir / "sandbox" / "scenario.json",
+            state_file=settings.data_dir / "sandbox" / "scenario.jsonl",
             log_file=settings.data_dir / "sandbox" / "sandbox.log",
         ).start()
         env.update(sandbox_environment(sandbox.url))
@@ -152,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)
     demo.add_argument("--hospitals", type=int, default=None, help="sandbox size (default: its own)")
     demo.add_argument("--seed", type=int, default=None)
+    demo.add_argument(
+        "--publish-fraction", type=float, default=0.1,
+        help="on a rerun, republish this share of the sandbox's files first (0 to skip)",
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     dev = commands.add_parser("dev", help="open the Dagster UI on the project's instance and data")

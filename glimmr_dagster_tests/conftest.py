@@ -54,3 +54,22 @@ def data_env(tmp_path, monkeypatch):
     monkeypatch.delenv("GLIMMR_CATALOG_URL", raising=False)
     monkeypatch.delenv("GLIMMR_TEST_MODE", raising=False)
     return data_dir
+
+
+@pytest.fixture
+def sandbox():
+    """The bundled PRA sandbox on a free loopback port: a 64-hospital world, all session schemes."""
+    from glimmr_dagster.sandbox import SandboxServer, SandboxWorld
+
+    with SandboxServer(SandboxWorld(seed=11), port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_env(sandbox, data_env, monkeypatch):
+    """A data directory whose configuration points at the sandbox, as `make demo` sets it up."""
+    monkeypatch.setenv("GLIMMR_PRA_API_URL", sandbox.url)
+    monkeypatch.setenv("GLIMMR_PRA_STORAGE_URL", sandbox.storage_url)
+    monkeypatch.setenv("GLIMMR_PRA_RATE_LIMIT", "1000/60")
+    monkeypatch.delenv("GLIMMR_PRA_SESSION_ID", raising=False)
+    return sandbox

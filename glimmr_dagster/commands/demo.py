@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 import dagster as dg
+import httpx
+import sqlalchemy as sa
 
 from ..lib.settings import load_settings
 from .instance_setup import prepare
 from .sandbox_process import SandboxProcess
-from .scan import StateRun, run_state_scans
+from .runs import RunOutcome, run_changed_hospitals, run_state_scans
 
 # The sandbox is local: no need to keep to the real index's politeness limit.
 SANDBOX_RATE_LIMIT = "6000/60"
@@ -30,41 +31,46 @@ def sandbox_environment(url: str) -> dict[str, str]:
     }
 
 
-@dataclass
-class Totals:
-    runs: int = 0
-    succeeded: int = 0
-    hospitals: int = 0
-    new: int = 0
-    changed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    files_listed: int = 0
-    files_new: int = 0
-    files_changed: int = 0
-    files_unchanged: int = 0
-    files_removed: int = 0
-
-    @classmethod
-    def of(cls, runs: list[StateRun]) -> "Totals":
-        totals = cls(runs=len(runs), succeeded=sum(run.success for run in runs))
-        for run in runs:
-            for name in vars(totals):
-                if name not in ("runs", "succeeded"):
-                    setattr(totals, name, getattr(totals, name) + int(run.metadata.get(name, 0) or 0))
-        return totals
+def _sum(outcomes: list[RunOutcome], name: str) -> int:
+    return sum(int(outcome.metadata.get(name, 0) or 0) for outcome in outcomes)
 
 
 def _seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def run_demo(*, port: int, hospitals: int | None, seed: int | None) -> int:
+def _catalog_has_hospitals(settings) -> bool:
+    from ..lib.catalog import Catalog
+    from ..lib.catalog.schema import hospitals
+
+    catalog = Catalog(settings.catalog_url)
+    try:
+        with catalog.read() as conn:
+            return conn.execute(sa.select(hospitals.c.hospital_key).limit(1)).first() is not None
+    finally:
+        catalog.dispose()
+
+
+def _publish_in_sandbox(url: str, fraction: float) -> int:
+    """Stand in for hospitals updating their files between two demos."""
+    response = httpx.post(f"{url}/_sandbox/publish", json={"fraction": fraction}, timeout=30)
+    response.raise_for_status()
+    return len(response.json()["published"])
+
+
+def _report_runs(title: str, outcomes: list[RunOutcome], seconds: float) -> list[RunOutcome]:
+    failed = [outcome for outcome in outcomes if not outcome.success]
+    print(f"{title}: {len(outcomes)} runs ({len(outcomes) - len(failed)} succeeded, {len(failed)} failed) "
+          f"in {_seconds(seconds)}")
+    return failed
+
+
+def run_demo(*, port: int, hospitals: int | None, seed: int | None, publish_fraction: float) -> int:
     began = time.perf_counter()
     settings = load_settings()
     setup = prepare(settings)
     os.environ["DAGSTER_HOME"] = str(setup.dagster_home)
+    rerun = _catalog_has_hospitals(settings)
     setup_seconds = time.perf_counter() - began
 
     print("glimmr demo: the pipeline against the bundled PRA sandbox, offline")
@@ -75,7 +81,7 @@ def run_demo(*, port: int, hospitals: int | None, seed: int | None) -> int:
         port,
         hospitals=hospitals,
         seed=seed,
-        state_file=settings.data_dir / "sandbox" / "scenario.json",
+        state_file=settings.data_dir / "sandbox" / "scenario.jsonl",
         log_file=settings.data_dir / "sandbox" / "sandbox.log",
     )
     sandbox_began = time.perf_counter()
@@ -83,6 +89,9 @@ def run_demo(*, port: int, hospitals: int | None, seed: int | None) -> int:
         sandbox_seconds = time.perf_counter() - sandbox_began
         how = "reused, already running" if sandbox.reused else f"started in {_seconds(sandbox_seconds)}"
         print(f"  PRA sandbox     {sandbox.url} ({how})")
+        if rerun and publish_fraction > 0:
+            published = _publish_in_sandbox(sandbox.url, publish_fraction)
+            print(f"  this is a rerun: {published} files republished in the sandbox, as hospitals do")
         os.environ.update(sandbox_environment(sandbox.url))
 
         # Definitions are built after the environment points at the sandbox.
@@ -90,30 +99,35 @@ def run_demo(*, port: int, hospitals: int | None, seed: int | None) -> int:
 
         defs = build_definitions(load_settings())
         states = load_settings().scan_states
-        scan_began = time.perf_counter()
         with dg.DagsterInstance.get() as instance:
-            runs = run_state_scans(defs, instance, states, trigger="demo")
+            scan_began = time.perf_counter()
+            scans = run_state_scans(defs, instance, states, trigger="demo", quiet=True)
+            scan_seconds = time.perf_counter() - scan_began
+            files_began = time.perf_counter()
+            hospital_runs = run_changed_hospitals(defs, instance, quiet=True)
+            files_seconds = time.perf_counter() - files_began
             partitions = len(instance.get_dynamic_partitions("hospitals"))
-        scan_seconds = time.perf_counter() - scan_began
 
-    totals = Totals.of(runs)
-    failed = [run for run in runs if not run.success]
     print()
-    print(f"PRA scan: {len(states)} states scanned in {totals.runs} runs "
-          f"({totals.succeeded} succeeded, {len(failed)} failed) in {_seconds(scan_seconds)}")
-    print(f"  hospitals found      {totals.hospitals} (new {totals.new}, changed {totals.changed}, "
-          f"removed {totals.removed}, unchanged {totals.unchanged}; {totals.skipped} records skipped)")
-    print(f"  price files listed   {totals.files_listed} (new {totals.files_new}, changed "
-          f"{totals.files_changed}, unchanged {totals.files_unchanged}, removed {totals.files_removed})")
+    failed = _report_runs(f"PRA scan of {len(states)} states", scans, scan_seconds)
+    print(f"  hospitals found      {_sum(scans, 'hospitals')} (new {_sum(scans, 'new')}, changed "
+          f"{_sum(scans, 'changed')}, removed {_sum(scans, 'removed')}, unchanged {_sum(scans, 'unchanged')}; "
+          f"{_sum(scans, 'skipped')} records skipped)")
+    print(f"  price files listed   {_sum(scans, 'files_listed')} (new {_sum(scans, 'files_new')}, changed "
+          f"{_sum(scans, 'files_changed')}, unchanged {_sum(scans, 'files_unchanged')}, removed "
+          f"{_sum(scans, 'files_removed')})")
     print(f"  hospital partitions  {partitions}")
-    for run in failed:
-        print(f"  FAILED {run.state} (run {run.run_id}): {run.error}")
-    slowest = sorted(runs, key=lambda run: run.seconds, reverse=True)[:3]
-    print("  slowest runs         " + ", ".join(f"{run.state} {_seconds(run.seconds)}" for run in slowest))
+    failed += _report_runs("Hospitals with new or changed files (change sensor)", hospital_runs, files_seconds)
+    print(f"  price files          new {_sum(hospital_runs, 'files_new')}, changed "
+          f"{_sum(hospital_runs, 'files_changed')}, unchanged {_sum(hospital_runs, 'files_unchanged')}, "
+          f"failed {_sum(hospital_runs, 'files_failed')}; {_sum(hospital_runs, 'bytes'):,} bytes")
+    for outcome in failed:
+        print(f"  FAILED {outcome.partition_key} (run {outcome.run_id}): {outcome.error}")
     print()
     total = time.perf_counter() - began
+    per_run = (scan_seconds + files_seconds) / max(len(scans) + len(hospital_runs), 1)
     print(f"Timings: setup {_seconds(setup_seconds)}, sandbox {_seconds(sandbox_seconds)}, "
-          f"scan {_seconds(scan_seconds)} ({scan_seconds / max(len(runs), 1):.2f} s per run), "
-          f"total {_seconds(total)}")
+          f"scan {_seconds(scan_seconds)}, hospital runs {_seconds(files_seconds)} "
+          f"({per_run:.2f} s per run), total {_seconds(total)}")
     print("Open the Dagster UI on this instance and data with: make dev")
     return 0 if not failed else 1

@@ -55,12 +55,13 @@ class SharedRateLimiter:
 
     def _try_take_slot(self) -> float:
         """Take a slot and return 0, or return how long until the oldest slot frees up."""
-        now = self._clock()
-        window_start = now - self.limit.seconds
         events = rate_limit_events
         with self.catalog.write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._pg_lock_key})
+            # Read the clock only once the lock is held, so slots are taken in time order.
+            now = self._clock()
+            window_start = now - self.limit.seconds
             conn.execute(
                 events.delete().where(events.c.bucket == self.bucket, events.c.at <= window_start)
             )

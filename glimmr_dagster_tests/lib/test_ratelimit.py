@@ -75,5 +75,7 @@ def test_limit_holds_across_processes(catalog_url):
     times = sorted(t for process in processes for t in json.loads(process.communicate(timeout=120)[0]))
     assert len(times) == 12
     # In any 1-second window at most 4 of the 12 requests went out, across both processes.
+    # (Times are read after acquire returns, so a busy machine may delay one a little; a limiter
+    # that did not hold across processes would let 8 through within milliseconds.)
     for i in range(len(times) - 4):
-        assert times[i + 4] - times[i] >= 1.0 - 0.01, times
+        assert times[i + 4] - times[i] >= 1.0 - 0.15, times

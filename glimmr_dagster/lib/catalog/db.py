@@ -8,6 +8,8 @@ that reads first and writes later can deadlock against another writer and fail a
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +25,24 @@ _WRITE_OPTION = "glimmr_write"
 
 def is_sqlite(url: str | sa.engine.URL) -> bool:
     return sa.engine.make_url(url).get_backend_name() == "sqlite"
+
+
+def _enable_wal(cursor, attempts: int = 300) -> None:
+    """Switch a database to WAL once; WAL is persistent, so later connections find it set.
+
+    Switching needs an exclusive lock, and SQLite answers "locked" at once (without its busy
+    handler) while another process holds one, as when several runs open a new catalog together.
+    """
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt + 1 == attempts:
+                raise
+            time.sleep(0.1)
 
 
 def create_catalog_engine(url: str) -> Engine:
@@ -42,8 +62,8 @@ def create_catalog_engine(url: str) -> Engine:
         # Let SQLAlchemy's begin event decide how transactions start (see module docstring).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -1,0 +1,136 @@
+"""File contents the sandbox serves, behind a small registry of formats.
+
+A file version is described by a `ContentSpec` (which format, which hospital, which version).
+Its bytes are a pure function of the spec, so nothing is stored: the server builds a `Content`
+when a file is requested and keeps recent ones in a bounded cache.
+
+Two kinds of format exist:
+- rendered formats produce the whole file as bytes (ordinary price files, tens of KB);
+- streaming formats know their exact size up front and produce any byte range on demand, so a
+  multi-GB file is served without ever being held in memory.
+
+New formats (JSON, XLSX, ZIP or gzip wrappers, legacy sheets, ...) register here with
+`register_format` and need no change to the world or the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .seeding import stable_hex
+
+
+@dataclass(frozen=True)
+class HospitalHeader:
+    """What a file's general-data rows say about the hospital (or health system) publishing it."""
+
+    hospital_name: str
+    location_names: tuple[str, ...]
+    addresses: tuple[str, ...]
+    state: str
+    license_number: str
+    type_2_npis: tuple[str, ...]
+    attester_name: str
+
+
+@dataclass(frozen=True)
+class ContentSpec:
+    """Everything a format needs to produce one version of one file."""
+
+    format_name: str
+    seed: int
+    fileid: str
+    version: int
+    # Epoch seconds when this version was published; the file's `last_updated_on` derives from it.
+    published_at: float
+    hospital: HospitalHeader
+    # Target number of data rows (rendered formats).
+    rows: int = 100
+    # Exact size in bytes (streaming formats).
+    target_size: int | None = None
+
+    @property
+    def published_date(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.published_at, dt.timezone.utc).date()
+
+
+class Content:
+    """The bytes of one file version: an exact size and any byte range on demand."""
+
+    size: int
+
+    def iter_range(self, start: int, end: int) -> Iterator[bytes | memoryview]:
+        """Yield the bytes in [start, end) in large chunks."""
+        raise NotImplementedError
+
+    def read_all(self) -> bytes:
+        return b"".join(bytes(chunk) for chunk in self.iter_range(0, self.size))
+
+
+class BytesContent(Content):
+    def __init__(self, data: bytes):
+        self.data = data
+        self.size = len(data)
+
+    def iter_range(self, start: int, end: int) -> Iterator[bytes | memoryview]:
+        if start < end:
+            yield memoryview(self.data)[start:end]
+
+    def read_all(self) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True)
+class ContentFormat:
+    name: str
+    # Suffix of the file name and of the index's `filesuffix` field.
+    suffix: str
+    media_type: str
+    build: Callable[[ContentSpec], Content]
+    # Streaming formats take their size from `ContentSpec.target_size` and never render in full.
+    streaming: bool = False
+    description: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+_FORMATS: dict[str, ContentFormat] = {}
+
+
+def register_format(content_format: ContentFormat) -> ContentFormat:
+    if content_format.name in _FORMATS:
+        raise ValueError(f"content format {content_format.name!r} is already registered")
+    _FORMATS[content_format.name] = content_format
+    return content_format
+
+
+def get_format(name: str) -> ContentFormat:
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        raise KeyError(f"unknown content format {name!r}; known: {', '.join(sorted(_FORMATS))}") from None
+
+
+def format_names(*, streaming: bool | None = None) -> list[str]:
+    return sorted(name for name, fmt in _FORMATS.items() if streaming is None or fmt.streaming == streaming)
+
+
+def build_content(spec: ContentSpec) -> Content:
+    return get_format(spec.format_name).build(spec)
+
+
+def content_etag(spec: ContentSpec) -> str:
+    """A strong ETag for the spec's bytes.
+
+    The bytes are a pure function of the spec, so hashing the spec identifies them as well as
+    hashing the bytes would, and costs nothing for a multi-GB file.
+    """
+    tag = stable_hex(
+        24, "etag", spec.format_name, spec.seed, spec.fileid, spec.version, spec.target_size, spec.rows
+    )
+    return f'"{tag}"'
+
+
+# The built-in formats register themselves on import.
+from . import cms_csv as _cms_csv  # noqa: E402,F401
