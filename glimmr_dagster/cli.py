@@ -115,7 +115,9 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         env.update(sandbox_environment(sandbox.url))
         print(f"PRA sandbox at {sandbox.url}")
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
-    command = ["dagster", "dev", "-w", str(workspace), "--port", str(args.port)]
+    # The dagster command of this environment, whether or not the venv is on PATH.
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace), "--port", str(args.port)]
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
