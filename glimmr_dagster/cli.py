@@ -104,6 +104,8 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     setup = prepare(settings)
     env = os.environ.copy()
     env["DAGSTER_HOME"] = str(setup.dagster_home)
+    # Resolved once: the webserver and daemon run from DAGSTER_HOME (see below).
+    env["GLIMMR_DATA_DIR"] = str(setup.data_dir)
     sandbox = None
     if not os.environ.get("GLIMMR_PRA_API_URL"):
         # No index configured: serve the demo's sandbox so UI-launched scans work offline.
@@ -119,7 +121,9 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace), "--port", str(args.port)]
     try:
-        return subprocess.call(command, env=env)
+        # From DAGSTER_HOME, so Dagster does not warn about the project's own dagster.yaml in the
+        # working directory (the instance reads the copy `glimmr init` wrote there).
+        return subprocess.call(command, env=env, cwd=setup.dagster_home)
     except KeyboardInterrupt:
         return 0
     finally:
