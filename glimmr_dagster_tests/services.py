@@ -42,7 +42,8 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg2://glimmr@127.0.0.1:{self.port}/postgres"
+        # A plain URL, as users write it: the catalog picks the driver the project ships.
+        return f"postgresql://glimmr@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
         prefix = ["runuser", "-u", self.process_user, "--"] if self.process_user else []
@@ -51,7 +52,7 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
+        engine = sa.create_engine(self.url.replace("postgresql://", "postgresql+psycopg2://"), isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')

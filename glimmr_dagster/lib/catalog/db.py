@@ -47,6 +47,9 @@ def _enable_wal(cursor, attempts: int = 300) -> None:
 
 def create_catalog_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
+    if parsed.drivername == "postgresql":
+        # The driver the project ships; SQLAlchemy 2.1 would otherwise look for psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg2")
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
 
