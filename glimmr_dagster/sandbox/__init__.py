@@ -8,7 +8,7 @@
 See README.md in this folder for the URL layout, admin routes and fault switches.
 """
 
-from .content import ContentFormat, ContentSpec, HospitalHeader, format_names, register_format
+from .content import ContentFormat, ContentSpec, HospitalHeader, describe_formats, format_names, register_format
 from .faults import FaultBook, FileFaults, is_library_agent
 from .persistence import StateFileMismatch
 from .server import SandboxServer
@@ -29,6 +29,7 @@ __all__ = [
     "SandboxWorld",
     "SessionPolicy",
     "StateFileMismatch",
+    "describe_formats",
     "format_names",
     "is_library_agent",
     "register_format",

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--national", dest="hospitals", action="store_const", const=NATIONAL_HOSPITALS,
                         help=f"shorthand for --hospitals {NATIONAL_HOSPITALS}")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="world seed (default: %(default)s)")
+    parser.add_argument("--failing-files", action="store_true",
+                        help="add a few files that cannot succeed (HTML page, empty body, zip-slip, zip bomb)")
     parser.add_argument("--state-file", type=Path, default=None,
                         help="log of scenario operations, replayed at startup so a restart shows the same world")
     parser.add_argument("--rate-limit", default="off",
@@ -100,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        world = SandboxWorld(args.seed, args.hospitals, state_file=args.state_file)
+        world = SandboxWorld(args.seed, args.hospitals, state_file=args.state_file,
+                             failing_files=args.failing_files)
     except StateFileMismatch as error:
         print(f"glimmr sandbox: {error}", file=sys.stderr)
         return 2
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = world.summary()
         print(f"glimmr sandbox: {summary['facilities']} facilities, {summary['listed_files']} files, "
-              f"seed {world.seed}, listening on {server.url}"
+              f"seed {world.seed}{', with failing files' if world.failing_files else ''}, listening on {server.url}"
               + (f" (replayed {world.replayed_ops} operations from {args.state_file})" if args.state_file else ""),
               flush=True)
         sys.stdout.write(_env_lines(server.env()))

@@ -1,57 +1,52 @@
 """CMS standard-charge CSV files (v2.2 and v3.0, tall and wide), rendered and streamed.
 
 Rows 1-3 follow the CMS templates exactly (row-1 general headers incl. the affirmation or
-attestation text, row-2 values, row-3 item headers in template order with `code|[i]` expanded),
-and every data row satisfies the CMS conditional rules of its version:
+attestation text, row-2 values, row-3 item headers in template order with `code|[i]` expanded);
+the data rows are the file version's priced rows (`charges.py`), which satisfy the CMS
+conditional rules of their version. Modifier-only rows (no code, a `modifiers` value) follow the
+CMS examples.
 
-- a payer-specific charge carries payer, plan and methodology; methodology `other` has notes;
-- an item has at least one of gross, discounted cash or a negotiated charge;
-- a negotiated dollar comes with the item's min and max;
-- NDC items carry drug unit and unit type;
-- v2.2: a percentage or algorithm without a dollar carries `estimated_amount`;
-- v3.0: a percentage or algorithm carries `count`, and median/10th/90th unless count is "0";
-  count "0" carries notes; a tall payer row always carries a negotiated charge.
+Besides the plain formats, one format per quirk real files have, each CMS-valid apart from the
+quirk itself: a UTF-8 BOM, Windows-1252 bytes, CRLF line endings, upper- or title-cased headers
+with spaces around the pipes, and description cells that span two lines.
 
-Modifier-only rows (no code, a `modifiers` value) follow the CMS examples.
-
-Everything derives from (seed, fileid, version): style choices that a hospital keeps from one
-upload to the next (payers, code columns, line endings) from (seed, fileid) only.
+`CsvLayout` also hands out raw cells, which the XLSX formats write into a sheet.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from .catalog import ALGORITHMS, CATALOG, MODIFIERS, PAYERS, CatalogItem
+from .charges import (
+    AFFIRMATION_V2,
+    ATTESTATION_V3,
+    CONTRACT_PROVISIONS,
+    FINANCIAL_AID_POLICY,
+    FileStyle,
+    PricedRow,
+    file_style,
+    item_order,
+    money,
+    percent,
+    price_drift,
+    price_item,
+    priced_rows,
+)
 from .content import BytesContent, Content, ContentFormat, ContentSpec, register_format
-from .geography import STATES
 from .seeding import derive_rng
-
-AFFIRMATION_V2 = (
-    "To the best of its knowledge and belief, the hospital has included all applicable standard charge "
-    "information in accordance with the requirements of 45 CFR 180.50, and the information encoded is true, "
-    "accurate, and complete as of the date indicated."
-)
-ATTESTATION_V3 = (
-    "To the best of its knowledge and belief, this hospital has included all applicable standard charge "
-    "information in accordance with the requirements of 45 CFR 180.50, and the information encoded is true, "
-    "accurate, and complete as of the date in the file. This hospital has included all payer-specific "
-    "negotiated charges in dollars that can be expressed as a dollar amount. For payer-specific negotiated "
-    "charges that cannot be expressed as a dollar amount in the machine-readable file or not knowable in "
-    "advance, the hospital attests that the payer-specific negotiated charge is based on a contractual "
-    "algorithm, percentage or formula that precludes the provision of a dollar amount and has provided all "
-    "necessary information available to the hospital for the public to be able to derive the dollar amount, "
-    "including, but not limited to, the specific fee schedule or components referenced in such percentage, "
-    "algorithm or formula."
-)
 
 # The `version` value CMS prescribes for row 2: every v2.x CSV says 2.0.0.
 ROW2_VERSION = {"2.2": "2.0.0", "3.0": "3.0.0"}
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
-OTHER_NOTE = "Methodology is explained in the algorithm data element."
-COUNT_ZERO_NOTE = "No claims were paid for this service during the 15-month lookback period."
+CSV_QUIRKS = {
+    "bom": "with a UTF-8 byte-order mark",
+    "cp1252": "in Windows-1252 bytes (em dashes, 0x97, in descriptions), served as text/csv without a charset",
+    "crlf": "with CRLF line endings",
+    "loose-headers": "with upper- or title-cased header names and spaces around the pipes (`Code | 1`)",
+    "multiline": "with quoted description cells that span two lines",
+}
 
 
 def csv_cell(value: str) -> str:
@@ -60,6 +55,10 @@ def csv_cell(value: str) -> str:
         return '"' + value.replace('"', '""') + '"'
     if "," in value or "\n" in value or "\r" in value:
         return '"' + value + '"'
+    return value
+
+
+def _as_is(value: str) -> str:
     return value
 
 
@@ -119,232 +118,53 @@ def item_columns(version: str, layout: str, code_count: int, pairs: tuple[tuple[
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-file style and priced rows
-
-
-@dataclass(frozen=True)
-class CsvStyle:
-    """Choices a hospital keeps from one upload to the next."""
-
-    code_count: int
-    line_end: str
-    bom: bool
-    us_date: bool
-    true_text: str
-    multi_sep: str
-    extra_headers: tuple[str, ...]
-    whole_dollars: bool
-    price_factor: float
-    pairs: tuple[tuple[str, str], ...]
-    modifier_rows: int
-    drop_rc_zero: bool
-
-
-def file_style(spec: ContentSpec, layout: str, *, large: bool = False) -> CsvStyle:
-    rng = derive_rng(spec.seed, spec.fileid, "csv-style")
-    state_name = STATES[spec.hospital.state].name if spec.hospital.state in STATES else spec.hospital.state
-    pair_count = rng.randint(3, 8) if layout == "tall" else rng.randint(2, 4)
-    payers = rng.sample(PAYERS, k=min(pair_count, len(PAYERS)))
-    pairs = tuple((payer.format(state=state_name), rng.choice(plans)) for payer, plans in payers)
-    extras = []
-    if rng.random() < 0.35:
-        extras.append("financial_aid_policy")
-    if rng.random() < 0.5:
-        extras.append("general_contract_provisions")
-    return CsvStyle(
-        # A large file needs the chargemaster number (the third code) on every row: it makes rows
-        # distinct across repeated blocks.
-        code_count=3 if large else rng.choice((1, 2, 2, 2, 3)),
-        line_end="\n" if large or rng.random() < 0.8 else "\r\n",
-        bom=(not large) and rng.random() < 0.15,
-        us_date=rng.random() < 0.3,
-        true_text=rng.choice(("true", "TRUE", "True")),
-        multi_sep=rng.choice(("|", " | ")),
-        extra_headers=tuple(extras),
-        whole_dollars=rng.random() < 0.3,
-        price_factor=rng.uniform(0.6, 2.2),
-        pairs=pairs,
-        modifier_rows=0 if large or rng.random() < 0.6 else rng.randint(1, 3),
-        drop_rc_zero=rng.random() < 0.4,
-    )
-
-
-@dataclass
-class Rate:
-    payer: str
-    plan: str
-    methodology: str = ""
-    dollar: float | None = None
-    percentage: float | None = None
-    algorithm: str = ""
-    estimated: float | None = None
-    median: float | None = None
-    p10: float | None = None
-    p90: float | None = None
-    count: str = ""
-    notes: str = ""
-
-
-@dataclass
-class PricedRow:
-    description: str
-    codes: list[tuple[str, str]]
-    setting: str
-    modifiers: str = ""
-    drug_unit: str = ""
-    drug_type: str = ""
-    gross: float | None = None
-    cash: float | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    generic_notes: str = ""
-    rates: list[Rate] = field(default_factory=list)
-
-
-def _round_money(value: float, whole: bool) -> float:
-    value = round(value) if whole and value >= 100 else round(value, 2)
-    return max(value, 0.01)
-
-
-def money(value: float | None) -> str:
-    if value is None:
-        return ""
-    if value == int(value):
-        return str(int(value))
-    return f"{value:.2f}"
-
-
-def percent(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
-
-
-def _item_codes(item: CatalogItem, style: CsvStyle, local_code: str) -> list[tuple[str, str]]:
-    """The item's code pairs: its own code, then NDC or revenue code, then the chargemaster number."""
-    def rc(code: str) -> str:
-        return code.lstrip("0") if style.drop_rc_zero and code.startswith("0") else code
-
-    primary = (rc(item.code) if item.code_type == "RC" else item.code, item.code_type)
-    extra: list[tuple[str, str]] = []
-    if item.ndc:
-        extra.append((item.ndc, "NDC"))
-    elif item.revenue_code:
-        extra.append((rc(item.revenue_code), "RC"))
-    extra.append((local_code, "CDM"))
-    return [primary, *extra][: style.code_count]
-
-
-def _price_rate(rng: random.Random, item: CatalogItem, base: float, payer: str, plan: str, version: str,
-                style: CsvStyle) -> Rate:
-    rate = Rate(payer, plan)
-    roll = rng.random()
-    if item.kind == "drg":
-        kind = "dollar" if roll < 0.7 else ("percentage" if roll < 0.85 else "algorithm")
-        dollar_method = "case rate"
-    elif item.kind == "room":
-        kind = "dollar" if roll < 0.9 else "percentage"
-        dollar_method = "per diem" if "per day" in item.description else "case rate"
-    elif item.kind == "drug":
-        kind = "dollar" if roll < 0.85 else "percentage"
-        dollar_method = "fee schedule"
-    else:
-        kind = "dollar" if roll < 0.78 else ("percentage" if roll < 0.9 else "algorithm")
-        dollar_method = "case rate" if item.kind == "procedure" and rng.random() < 0.15 else "fee schedule"
-
-    if kind == "dollar":
-        rate.methodology = dollar_method
-        rate.dollar = _round_money(base * rng.uniform(0.3, 0.92), style.whole_dollars)
-        return rate
-
-    if kind == "percentage":
-        rate.methodology = "percent of total billed charges"
-        rate.percentage = float(rng.choice((35, 40, 45, 50, 55, 60, 62.5, 65, 70, 72.5, 75, 80, 85, 90)))
-        expected = base * rate.percentage / 100
-    else:
-        pct = rng.choice((105, 110, 115, 120, 125, 130, 140, 150, 175, 200))
-        template = rng.choice(ALGORITHMS)
-        rate.algorithm = template.format(pct=pct, dollars=money(_round_money(base / 4, True)))
-        rate.methodology = "other" if rng.random() < 0.5 else "fee schedule"
-        if rate.methodology == "other":
-            rate.notes = OTHER_NOTE
-        expected = base * rng.uniform(0.35, 0.8)
-
-    if version == "2.2":
-        rate.estimated = _round_money(expected, style.whole_dollars)
-        return rate
-    count_roll = rng.random()
-    if count_roll < 0.1:
-        rate.count = "0"
-        rate.notes = f"{rate.notes} {COUNT_ZERO_NOTE}".strip()
-    else:
-        rate.count = "1 through 10" if count_roll < 0.4 else str(rng.randint(11, 900))
-        rate.median = _round_money(expected, False)
-        rate.p10 = _round_money(rate.median * rng.uniform(0.55, 0.95), False)
-        rate.p90 = _round_money(rate.median * rng.uniform(1.05, 1.6), False)
-    return rate
-
-
-def price_item(rng: random.Random, item: CatalogItem, style: CsvStyle, version: str, local_code: str,
-               drift: float) -> PricedRow:
-    base = item.gross * style.price_factor * drift * rng.uniform(0.9, 1.1)
-    row = PricedRow(
-        description=item.description,
-        codes=_item_codes(item, style, local_code),
-        setting=item.setting,
-        drug_unit=item.drug_unit,
-        drug_type=item.drug_type,
-    )
-    if item.kind in ("procedure", "imaging") and rng.random() < 0.05:
-        row.modifiers = rng.choice(("26", "TC", "59", "RT", "LT"))
-    if rng.random() < 0.92:
-        row.gross = _round_money(base, style.whole_dollars)
-        if rng.random() < 0.85:
-            row.cash = _round_money(base * rng.uniform(0.45, 0.85), style.whole_dollars)
-    # A few items list no payer at all (self-pay only): allowed when a gross or cash charge exists.
-    payerless = row.gross is not None and rng.random() < 0.04
-    if not payerless:
-        for payer, plan in style.pairs:
-            if rng.random() < 0.8:
-                row.rates.append(_price_rate(rng, item, base, payer, plan, version, style))
-        if not row.rates:
-            payer, plan = rng.choice(style.pairs)
-            row.rates.append(_price_rate(rng, item, base, payer, plan, version, style))
-    dollars = [rate.dollar for rate in row.rates if rate.dollar is not None]
-    if dollars:
-        row.minimum, row.maximum = min(dollars), max(dollars)
-    if row.gross is None and row.cash is None and not row.rates:
-        row.gross = _round_money(base, style.whole_dollars)
-    return row
-
-
-def modifier_row(rng: random.Random, style: CsvStyle) -> PricedRow:
-    description, code, pct = rng.choice(MODIFIERS)
-    row = PricedRow(description=description, codes=[], setting="both", modifiers=code)
-    for payer, plan in style.pairs:
-        if rng.random() < 0.7 or not row.rates:
-            adjusted = max(pct + rng.choice((-5, -2.5, 0, 0, 2.5, 5)), 1.0)
-            row.rates.append(Rate(
-                payer, plan, percentage=adjusted,
-                notes=f"{adjusted:g}% payment adjustment for the item or service to which the modifier is appended.",
-            ))
-    return row
-
-
-# ---------------------------------------------------------------------------------------------
 # Rendering
+
+NUMERIC_FIELDS = ("standard_charge|gross", "standard_charge|discounted_cash", "standard_charge|min",
+                  "standard_charge|max", "drug_unit_of_measurement")
+NUMERIC_ENDINGS = ("|negotiated_dollar", "|negotiated_percentage")
+NUMERIC_PREFIXES = ("estimated_amount", "median_amount", "10th_percentile", "90th_percentile")
 
 
 class CsvLayout:
-    """Turns priced rows into CSV lines for one (version, layout, style)."""
+    """Turns priced rows into cells and CSV lines for one (version, layout, style).
 
-    def __init__(self, version: str, layout: str, style: CsvStyle):
+    With `quote` the text cells come back ready for a CSV line; without, they are raw values
+    (for a spreadsheet).
+    """
+
+    def __init__(self, version: str, layout: str, style: FileStyle, *, quote: bool = True):
         self.version = version
         self.layout = layout
         self.style = style
+        self.text: Callable[[str], str] = csv_cell if quote else _as_is
         self.columns = item_columns(version, layout, style.code_count, style.pairs)
         self.width = len(self.columns)
-        self.index = {name: position for position, name in enumerate(self.columns)}
+        self.index = index = {name: position for position, name in enumerate(self.columns)}
+        # Cell positions, looked up once per file rather than once per cell.
+        self._code_at = [(index[f"code|{n}"], index[f"code|{n}|type"]) for n in range(1, style.code_count + 1)]
+        self._base_at = tuple(index[name] for name in (
+            "setting", "modifiers", "drug_unit_of_measurement", "drug_type_of_measurement", "standard_charge|gross",
+            "standard_charge|discounted_cash", "standard_charge|min", "standard_charge|max"))
+        self._notes_at = index["additional_generic_notes"]
+        if layout == "tall":
+            amounts = (("median_amount", "10th_percentile", "90th_percentile", "count") if version == "3.0"
+                       else ("estimated_amount",))
+            self._tall_at = tuple(index[name] for name in (
+                "payer_name", "plan_name", "standard_charge|negotiated_dollar",
+                "standard_charge|negotiated_percentage", "standard_charge|negotiated_algorithm",
+                "standard_charge|methodology", *amounts))
+        self._pairs: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._quoted: dict[tuple[str, str], tuple[str, str]] = {}
 
-    def header_lines(self, spec: ContentSpec) -> list[str]:
+    @property
+    def numeric_positions(self) -> set[int]:
+        """Columns whose values are numbers (a spreadsheet stores them as such)."""
+        return {position for position, name in enumerate(self.columns)
+                if name in NUMERIC_FIELDS or name.endswith(NUMERIC_ENDINGS) or name.startswith(NUMERIC_PREFIXES)}
+
+    def general_cells(self, spec: ContentSpec) -> tuple[list[str], list[str]]:
+        """Rows 1 and 2: the general data element names and their values, in template order."""
         hospital = spec.hospital
         style = self.style
         date = spec.published_date
@@ -364,127 +184,213 @@ class CsvLayout:
                       style.true_text, hospital.attester_name]
         for extra in style.extra_headers:
             names.append(extra)
-            if extra == "financial_aid_policy":
-                values.append("Patients whose household income is at or below 400% of the federal poverty "
-                              "level may qualify for free or discounted care.")
-            else:
-                values.append("Stop-loss: when total claim charges exceed $250,000.00, the entire claim is "
-                              "reimbursed at 45% of charges for all commercial plans.")
-        padding = max(self.width - len(names), 0)
-        row1 = ",".join(csv_cell(name) for name in names) + "," * padding
-        row2 = ",".join(csv_cell(value) for value in values) + "," * padding
-        row3 = ",".join(csv_cell(column) for column in self.columns)
-        return [row1, row2, row3]
+            values.append(FINANCIAL_AID_POLICY if extra == "financial_aid_policy" else CONTRACT_PROVISIONS)
+        return names, values
+
+    def header_cells(self, spec: ContentSpec) -> list[list[str]]:
+        """Rows 1-3 as raw values, rows 1 and 2 padded to the width of row 3."""
+        names, values = self.general_cells(spec)
+        padding = [""] * max(self.width - len(names), 0)
+        return [names + padding, values + padding, list(self.columns)]
+
+    def header_lines(self, spec: ContentSpec) -> list[str]:
+        return [",".join(csv_cell(cell) for cell in row) for row in self.header_cells(spec)]
 
     def _base_cells(self, row: PricedRow) -> list[str]:
         cells = [""] * self.width
-        index = self.index
-        cells[0] = csv_cell(row.description)
-        for number, (code, code_type) in enumerate(row.codes, start=1):
-            cells[index[f"code|{number}"]] = code
-            cells[index[f"code|{number}|type"]] = code_type
-        cells[index["setting"]] = row.setting
-        cells[index["modifiers"]] = row.modifiers
-        cells[index["drug_unit_of_measurement"]] = row.drug_unit
-        cells[index["drug_type_of_measurement"]] = row.drug_type
-        cells[index["standard_charge|gross"]] = money(row.gross)
-        cells[index["standard_charge|discounted_cash"]] = money(row.cash)
-        cells[index["standard_charge|min"]] = money(row.minimum)
-        cells[index["standard_charge|max"]] = money(row.maximum)
+        cells[0] = self.text(row.description)
+        code_at = self._code_at
+        for number, (code, code_type) in enumerate(row.codes):
+            code_position, type_position = code_at[number]
+            cells[code_position] = code
+            cells[type_position] = code_type
+        setting, modifiers, unit, unit_type, gross, cash, minimum, maximum = self._base_at
+        cells[setting] = row.setting
+        cells[modifiers] = row.modifiers
+        cells[unit] = row.drug_unit
+        cells[unit_type] = row.drug_type
+        cells[gross] = money(row.gross)
+        cells[cash] = money(row.cash)
+        cells[minimum] = money(row.minimum)
+        cells[maximum] = money(row.maximum)
         return cells
 
-    def lines(self, row: PricedRow) -> list[str]:
+    def cell_rows(self, row: PricedRow) -> list[list[str]]:
+        """The data rows one priced row takes: one per payer in a tall layout, one in a wide layout."""
         if self.layout == "tall":
-            return self._tall_lines(row)
-        return [self._wide_line(row)]
+            return self._tall_cells(row)
+        return [self._wide_cells(row)]
 
-    def _tall_lines(self, row: PricedRow) -> list[str]:
+    def lines(self, row: PricedRow) -> list[str]:
+        return [",".join(cells) for cells in self.cell_rows(row)]
+
+    def _tall_cells(self, row: PricedRow) -> list[list[str]]:
         base = self._base_cells(row)
-        index = self.index
-        notes_at = index["additional_generic_notes"]
+        text = self.text
+        notes_at = self._notes_at
         if not row.rates:
-            base[notes_at] = csv_cell(row.generic_notes)
-            return [",".join(base)]
-        lines = []
+            base[notes_at] = text(row.generic_notes)
+            return [base]
+        rows = []
         v3 = self.version == "3.0"
+        payer_at, plan_at, dollar_at, percentage_at, algorithm_at, methodology_at, *amounts_at = self._tall_at
         for rate in row.rates:
             cells = base.copy()
-            cells[index["payer_name"]] = csv_cell(rate.payer)
-            cells[index["plan_name"]] = csv_cell(rate.plan)
-            cells[index["standard_charge|negotiated_dollar"]] = money(rate.dollar)
-            cells[index["standard_charge|negotiated_percentage"]] = percent(rate.percentage)
-            cells[index["standard_charge|negotiated_algorithm"]] = csv_cell(rate.algorithm)
-            cells[index["standard_charge|methodology"]] = rate.methodology
+            cells[payer_at], cells[plan_at] = self._quoted_pair(rate.payer, rate.plan)
+            cells[dollar_at] = money(rate.dollar)
+            cells[percentage_at] = percent(rate.percentage)
+            cells[algorithm_at] = text(rate.algorithm)
+            cells[methodology_at] = rate.methodology
             if v3:
-                cells[index["median_amount"]] = money(rate.median)
-                cells[index["10th_percentile"]] = money(rate.p10)
-                cells[index["90th_percentile"]] = money(rate.p90)
-                cells[index["count"]] = rate.count
+                median_at, p10_at, p90_at, count_at = amounts_at
+                cells[median_at] = money(rate.median)
+                cells[p10_at] = money(rate.p10)
+                cells[p90_at] = money(rate.p90)
+                cells[count_at] = rate.count
             else:
-                cells[index["estimated_amount"]] = money(rate.estimated)
-            notes = " ".join(note for note in (row.generic_notes, rate.notes) if note)
-            cells[notes_at] = csv_cell(notes)
-            lines.append(",".join(cells))
-        return lines
+                cells[amounts_at[0]] = money(rate.estimated)
+            notes = f"{row.generic_notes} {rate.notes}" if row.generic_notes and rate.notes else (
+                row.generic_notes or rate.notes)
+            cells[notes_at] = text(notes)
+            rows.append(cells)
+        return rows
 
-    def _wide_line(self, row: PricedRow) -> str:
+    def _quoted_pair(self, payer: str, plan: str) -> tuple[str, str]:
+        key = (payer, plan)
+        quoted = self._quoted.get(key)
+        if quoted is None:
+            quoted = self._quoted[key] = (self.text(payer), self.text(plan))
+        return quoted
+
+    def _pair_positions(self, payer: str, plan: str) -> tuple[int, ...]:
+        """Where a payer/plan's cells sit in a wide row; looked up once per pair, not per cell."""
+        key = (payer, plan)
+        positions = self._pairs.get(key)
+        if positions is None:
+            prefix = f"{payer}|{plan}"
+            index = self.index
+            names = [f"standard_charge|{prefix}|negotiated_dollar", f"standard_charge|{prefix}|negotiated_percentage",
+                     f"standard_charge|{prefix}|negotiated_algorithm", f"standard_charge|{prefix}|methodology",
+                     f"additional_payer_notes|{prefix}"]
+            if self.version == "3.0":
+                names += [f"median_amount|{prefix}", f"10th_percentile|{prefix}", f"90th_percentile|{prefix}",
+                          f"count|{prefix}"]
+            else:
+                names.append(f"estimated_amount|{prefix}")
+            positions = self._pairs[key] = tuple(index[name] for name in names)
+        return positions
+
+    def _wide_cells(self, row: PricedRow) -> list[str]:
         cells = self._base_cells(row)
-        index = self.index
+        text = self.text
         v3 = self.version == "3.0"
         for rate in row.rates:
-            prefix = f"{rate.payer}|{rate.plan}"
-            cells[index[f"standard_charge|{prefix}|negotiated_dollar"]] = money(rate.dollar)
-            cells[index[f"standard_charge|{prefix}|negotiated_percentage"]] = percent(rate.percentage)
-            cells[index[f"standard_charge|{prefix}|negotiated_algorithm"]] = csv_cell(rate.algorithm)
-            cells[index[f"standard_charge|{prefix}|methodology"]] = rate.methodology
-            cells[index[f"additional_payer_notes|{prefix}"]] = csv_cell(rate.notes)
+            positions = self._pair_positions(rate.payer, rate.plan)
+            cells[positions[0]] = money(rate.dollar)
+            cells[positions[1]] = percent(rate.percentage)
+            cells[positions[2]] = text(rate.algorithm)
+            cells[positions[3]] = rate.methodology
+            cells[positions[4]] = text(rate.notes)
             if v3:
-                cells[index[f"median_amount|{prefix}"]] = money(rate.median)
-                cells[index[f"10th_percentile|{prefix}"]] = money(rate.p10)
-                cells[index[f"90th_percentile|{prefix}"]] = money(rate.p90)
-                cells[index[f"count|{prefix}"]] = rate.count
+                cells[positions[5]] = money(rate.median)
+                cells[positions[6]] = money(rate.p10)
+                cells[positions[7]] = money(rate.p90)
+                cells[positions[8]] = rate.count
             else:
-                cells[index[f"estimated_amount|{prefix}"]] = money(rate.estimated)
-        cells[index["additional_generic_notes"]] = csv_cell(row.generic_notes)
-        return ",".join(cells)
+                cells[positions[5]] = money(rate.estimated)
+        cells[self._notes_at] = text(row.generic_notes)
+        return cells
 
 
-def _price_drift(spec: ContentSpec) -> float:
-    """Prices creep up a little with each new version, as real chargemasters do."""
-    return 1.0 + 0.035 * (spec.version - 1)
+# ---------------------------------------------------------------------------------------------
+# Quirks
 
 
-def _item_order(spec: ContentSpec) -> list[CatalogItem]:
-    """The hospital's chargemaster: a fixed, file-specific order of catalog items."""
-    rng = derive_rng(spec.seed, spec.fileid, "chargemaster")
-    items = list(CATALOG)
-    rng.shuffle(items)
-    return items
+def _with_em_dash(description: str) -> str:
+    """The description as a Windows user types it: an em dash where the catalog has a hyphen."""
+    for separator in (" - ", "; "):
+        if separator in description:
+            return description.replace(separator, " \u2014 ", 1)
+    return description
 
 
-def render_cms_csv(spec: ContentSpec, version: str, layout: str) -> bytes:
+def _over_two_lines(description: str) -> str:
+    """The description wrapped inside its cell, as spreadsheets export long text."""
+    for separator in ("; ", ", ", " - "):
+        if separator in description:
+            return description.replace(separator, separator.rstrip() + "\n", 1)
+    return description
+
+
+def loose_header(name: str, case: str) -> str:
+    """A header as hospitals type it: keywords re-cased, spaces around the pipes.
+
+    The payer and plan inside a wide column keep their spelling, and so does the attestation
+    or affirmation text (the CMS rules compare header names case-insensitively either way).
+    """
+    if name in (AFFIRMATION_V2, ATTESTATION_V3):
+        return name
+    parts = name.split("|")
+    keep = set()
+    if parts[0] == "standard_charge" and len(parts) == 4:
+        keep = {1, 2}
+    elif parts[0] not in ("code", "standard_charge", "license_number") and len(parts) == 3:
+        keep = {1, 2}
+    elif parts[0] == "license_number":
+        keep = {1}
+    recased = [part if position in keep else (part.upper() if case == "upper" else part[:1].upper() + part[1:])
+               for position, part in enumerate(parts)]
+    return " | ".join(recased)
+
+
+def _loosen_headers(header: list[list[str]], spec: ContentSpec) -> list[list[str]]:
+    case = derive_rng(spec.seed, spec.fileid, "loose-headers").choice(("upper", "title"))
+    row1, row2, row3 = header
+    row1 = [loose_header(name, case) if name else name for name in row1]
+    row3 = [loose_header(name, case) for name in row3]
+    # The CMS template itself ships `code|[i] ` with a trailing space.
+    row3[row3.index(loose_header("code|1", case))] += " "
+    return [row1, row2, row3]
+
+
+def render_cms_csv(spec: ContentSpec, version: str, layout: str, quirk: str = "") -> bytes:
     style = file_style(spec, layout)
+    if quirk == "bom":
+        style = replace(style, bom=True)
+    elif quirk == "crlf":
+        style = replace(style, line_end="\r\n")
+    elif quirk == "cp1252":
+        # A byte-order mark would claim UTF-8.
+        style = replace(style, bom=False)
+    elif quirk and quirk not in CSV_QUIRKS:
+        raise ValueError(f"unknown CSV quirk {quirk!r}")
     csv_layout = CsvLayout(version, layout, style)
-    rng = derive_rng(spec.seed, spec.fileid, spec.version, "csv-rows")
-    lines = csv_layout.header_lines(spec)
-    target = max(spec.rows, 1)
-    items = _item_order(spec)
-    # Each version drops or adds a few chargemaster lines, so versions differ in length as well.
-    target = max(1, target + rng.randint(-target // 10, target // 10))
-    drift = _price_drift(spec)
-    data_lines: list[str] = []
-    position = 0
-    cdm_base = 1000000 + derive_rng(spec.seed, spec.fileid, "cdm").randint(0, 8000000)
-    while len(data_lines) < target:
-        item = items[position % len(items)]
-        local_code = str(cdm_base + position * 7)
-        position += 1
-        data_lines.extend(csv_layout.lines(price_item(rng, item, style, version, local_code, drift)))
-    for _ in range(style.modifier_rows):
-        data_lines.extend(csv_layout.lines(modifier_row(rng, style)))
-    text = style.line_end.join(lines + data_lines) + style.line_end
+    rows, modifiers = priced_rows(spec, version, style, layout)
+    if quirk == "cp1252":
+        _show_quirk(rows, _with_em_dash, "\u2014", " \u2014 facility charge")
+    elif quirk == "multiline":
+        _show_quirk(rows, _over_two_lines, "\n", "\nfacility charge")
+    header = csv_layout.header_cells(spec)
+    if quirk == "loose-headers":
+        header = _loosen_headers(header, spec)
+    lines = [",".join(csv_cell(cell) for cell in cells) for cells in header]
+    for row in rows:
+        lines.extend(csv_layout.lines(row))
+    for row in modifiers:
+        lines.extend(csv_layout.lines(row))
+    text = style.line_end.join(lines) + style.line_end
+    if quirk == "cp1252":
+        return text.encode("cp1252")
     data = text.encode("utf-8")
     return b"\xef\xbb\xbf" + data if style.bom else data
+
+
+def _show_quirk(rows: list[PricedRow], rewrite: Callable[[str], str], marker: str, suffix: str) -> None:
+    """Rewrite every description; the first row shows the quirk even when its text leaves no room."""
+    for row in rows:
+        row.description = rewrite(row.description)
+    if rows and marker not in rows[0].description:
+        rows[0].description += suffix
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,8 +421,8 @@ class LargeTallCsv(Content):
         self.header = (style.line_end.join(layout.header_lines(spec)) + style.line_end).encode("utf-8")
 
         rng = derive_rng(spec.seed, spec.fileid, spec.version, "large-block")
-        items = _item_order(spec)
-        drift = _price_drift(spec)
+        items = item_order(spec)
+        drift = price_drift(spec)
         template_lines: list[str] = []
         template_bytes = 0
         row_number = 0
@@ -609,18 +515,37 @@ for _version in ("2.2", "3.0"):
         register_format(ContentFormat(
             name=f"cms-csv-{_version}-{_layout}",
             suffix="csv",
-            media_type="text/csv; charset=utf-8",
+            media_type=CSV_MEDIA_TYPE,
             build=lambda spec, version=_version, layout=_layout: BytesContent(render_cms_csv(spec, version, layout)),
             description=f"CMS v{_version} {_layout} CSV",
             tags=("cms", "csv", _version, _layout),
+            family=f"csv-{_layout}",
+            cms_version=_version,
+            layout=_layout,
         ))
+        for _quirk, _what in CSV_QUIRKS.items():
+            register_format(ContentFormat(
+                name=f"cms-csv-{_version}-{_layout}-{_quirk}",
+                suffix="csv",
+                # Servers rarely know a file's encoding; a cp1252 file is typically served as UTF-8 or bare.
+                media_type="text/csv" if _quirk == "cp1252" else CSV_MEDIA_TYPE,
+                build=lambda spec, version=_version, layout=_layout, quirk=_quirk: BytesContent(
+                    render_cms_csv(spec, version, layout, quirk)),
+                description=f"CMS v{_version} {_layout} CSV {_what}",
+                tags=("cms", "csv", _version, _layout, "quirk", _quirk),
+                family=f"csv-{_layout}",
+                cms_version=_version,
+                layout=_layout,
+            ))
     register_format(ContentFormat(
         name=f"cms-csv-{_version}-tall-large",
         suffix="csv",
-        media_type="text/csv; charset=utf-8",
+        media_type=CSV_MEDIA_TYPE,
         build=lambda spec, version=_version: LargeTallCsv(spec, version),
         streaming=True,
         description=f"CMS v{_version} tall CSV of an exact size, streamed",
         tags=("cms", "csv", _version, "tall", "large"),
+        family="csv-tall",
+        cms_version=_version,
+        layout="tall",
     ))
-

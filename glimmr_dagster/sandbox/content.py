@@ -9,15 +9,17 @@ Two kinds of format exist:
 - streaming formats know their exact size up front and produce any byte range on demand, so a
   multi-GB file is served without ever being held in memory.
 
-New formats (JSON, XLSX, ZIP or gzip wrappers, legacy sheets, ...) register here with
-`register_format` and need no change to the world or the server.
+Every format belongs to a family (`csv-tall`, `csv-wide`, `json`, `xlsx`, `zip`, `gzip`,
+`failure`) that says what a client must do with its bytes. Wrappers (`zip`, `gzip`) carry
+another format inside, named by `ContentSpec.inner_format`. New formats (legacy sheets, ...)
+register here with `register_format` and need no change to the world or the server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .seeding import stable_hex
 
@@ -50,6 +52,9 @@ class ContentSpec:
     rows: int = 100
     # Exact size in bytes (streaming formats).
     target_size: int | None = None
+    # What a wrapper (ZIP, gzip) carries inside; empty for every other format, and for a wrapper
+    # it means the wrapper's default.
+    inner_format: str = ""
 
     @property
     def published_date(self) -> dt.date:
@@ -82,10 +87,13 @@ class BytesContent(Content):
         return self.data
 
 
+FAMILIES = ("csv-tall", "csv-wide", "json", "xlsx", "zip", "gzip", "failure")
+
+
 @dataclass(frozen=True)
 class ContentFormat:
     name: str
-    # Suffix of the file name and of the index's `filesuffix` field.
+    # The index's `filesuffix` for a file of this format (the last part of its name).
     suffix: str
     media_type: str
     build: Callable[[ContentSpec], Content]
@@ -93,6 +101,35 @@ class ContentFormat:
     streaming: bool = False
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # One of FAMILIES ("" for ad-hoc formats): what a client has to do with the bytes.
+    family: str = ""
+    # CMS template version ("2.2", "3.0") and layout ("tall", "wide") of CMS formats.
+    cms_version: str = ""
+    layout: str = ""
+    # File name endings that fit the content, the usual one first ("csv.gz", "zip" or "csv.zip").
+    extensions: tuple[str, ...] = ()
+    # For wrappers: what they carry ("csv" or "json"), and the inner format when the spec names none.
+    wraps: str = ""
+    default_inner: str = ""
+
+    @property
+    def extension(self) -> str:
+        return self.extensions[0] if self.extensions else self.suffix
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "suffix": self.suffix,
+            "extension": self.extension,
+            "media_type": self.media_type,
+            "cms_version": self.cms_version,
+            "layout": self.layout,
+            "wraps": self.wraps,
+            "streaming": self.streaming,
+            "description": self.description,
+            "tags": list(self.tags),
+        }
 
 
 _FORMATS: dict[str, ContentFormat] = {}
@@ -116,8 +153,19 @@ def format_names(*, streaming: bool | None = None) -> list[str]:
     return sorted(name for name, fmt in _FORMATS.items() if streaming is None or fmt.streaming == streaming)
 
 
+def describe_formats() -> list[dict[str, object]]:
+    """Every registered format, for `GET /_sandbox/formats`."""
+    return [_FORMATS[name].describe() for name in sorted(_FORMATS)]
+
+
 def build_content(spec: ContentSpec) -> Content:
     return get_format(spec.format_name).build(spec)
+
+
+def inner_spec(spec: ContentSpec) -> ContentSpec:
+    """The spec of what a wrapper carries: its inner format (or the wrapper's default)."""
+    wrapper = get_format(spec.format_name)
+    return replace(spec, format_name=spec.inner_format or wrapper.default_inner, inner_format="")
 
 
 def content_etag(spec: ContentSpec) -> str:
@@ -126,11 +174,16 @@ def content_etag(spec: ContentSpec) -> str:
     The bytes are a pure function of the spec, so hashing the spec identifies them as well as
     hashing the bytes would, and costs nothing for a multi-GB file.
     """
-    tag = stable_hex(
-        24, "etag", spec.format_name, spec.seed, spec.fileid, spec.version, spec.target_size, spec.rows
-    )
+    parts: tuple[object, ...] = (spec.format_name, spec.seed, spec.fileid, spec.version, spec.target_size, spec.rows)
+    if spec.inner_format:
+        # Only wrappers name one; leaving it out otherwise keeps earlier ETags unchanged.
+        parts += (spec.inner_format,)
+    tag = stable_hex(24, "etag", *parts)
     return f'"{tag}"'
 
 
 # The built-in formats register themselves on import.
 from . import cms_csv as _cms_csv  # noqa: E402,F401
+from . import cms_json as _cms_json  # noqa: E402,F401
+from . import cms_xlsx as _cms_xlsx  # noqa: E402,F401
+from . import wrapped_formats as _wrapped_formats  # noqa: E402,F401

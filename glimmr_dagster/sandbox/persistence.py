@@ -1,10 +1,11 @@
 """The sandbox state file: a replayable log of scenario operations.
 
-The world itself is a pure function of (seed, hospital count); everything that happened to it
-afterwards (publishes, added or removed facilities, large files, moved URLs) is appended here as
-one JSON object per line, fully resolved (e.g. a "publish 10%" is stored as the list of fileids
-it chose and the time it used). Replaying the log on top of the seed rebuilds the same world, so
-a restarted sandbox shows files as unchanged unless something was published in between.
+The world itself is a pure function of (seed, hospital count, failing files on or off);
+everything that happened to it afterwards (publishes, with the format chosen if any, added or
+removed facilities, large files, moved URLs) is appended here as one JSON object per line, fully
+resolved (e.g. a "publish 10%" is stored as the list of fileids it chose and the time it used).
+Replaying the log on top of the seed rebuilds the same world, so a restarted sandbox shows files
+as unchanged unless something was published in between.
 
 Faults are not logged: they are test weather, not part of the world.
 """
@@ -31,10 +32,12 @@ class ScenarioLog:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, seed: int, hospitals: int) -> "ScenarioLog":
+    def open(cls, path: str | os.PathLike[str], *, seed: int, hospitals: int,
+             failing_files: bool = False) -> "ScenarioLog":
         """Open (or create) the log and return it with the operations to replay."""
         path = Path(path)
-        header = {"op": "world", "format": STATE_FILE_FORMAT, "seed": seed, "hospitals": hospitals}
+        header = {"op": "world", "format": STATE_FILE_FORMAT, "seed": seed, "hospitals": hospitals,
+                  "failing_files": failing_files}
         if not path.exists() or path.stat().st_size == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w", encoding="utf-8") as handle:
@@ -46,10 +49,13 @@ class ScenarioLog:
         first = json.loads(lines[0])
         if first.get("op") != "world":
             raise StateFileMismatch(f"{path} is not a sandbox state file")
-        if first.get("seed") != seed or first.get("hospitals") != hospitals:
+        # Files written before failing files existed have no such key: their worlds had none.
+        written_failing = bool(first.get("failing_files", False))
+        if first.get("seed") != seed or first.get("hospitals") != hospitals or written_failing != failing_files:
             raise StateFileMismatch(
-                f"{path} was written for seed={first.get('seed')} hospitals={first.get('hospitals')}, "
-                f"not seed={seed} hospitals={hospitals}; start with those values or delete the file"
+                f"{path} was written for seed={first.get('seed')} hospitals={first.get('hospitals')} "
+                f"failing_files={written_failing}, not seed={seed} hospitals={hospitals} "
+                f"failing_files={failing_files}; start with those values or delete the file"
             )
         for number, line in enumerate(lines[1:], start=2):
             if not line.strip():

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from glimmr_dagster.lib.settings import DEFAULT_SANDBOX_PORT
 
-from .content import Content, content_etag, get_format
+from .content import Content, content_etag, describe_formats, get_format
 from .faults import FaultBook, FileFaults, is_library_agent
 from .http_semantics import (
     RangeNotSatisfiable,
@@ -666,9 +666,14 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 sandbox.faults.clear(everything=not body.get("global_only", False))
             return 200, sandbox.faults.snapshot()
+        if route == "/formats" and method == "GET":
+            return 200, {"formats": describe_formats()}
         if route == "/publish" and method == "POST":
+            format_name = body.get("format")
+            if format_name is not None and not isinstance(format_name, str):
+                raise ValueError("format must be a format name (GET /_sandbox/formats)")
             published = world.publish(body.get("fileids"), fraction=body.get("fraction"), at=body.get("at"),
-                                      selection_seed=body.get("seed"))
+                                      selection_seed=body.get("seed"), format=format_name)
             return 200, {"published": published}
         if route == "/facilities" and method == "POST":
             added = world.add_facilities(str(body.get("state", "")), int(body.get("count", 1)), at=body.get("at"))
@@ -686,7 +691,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ValueError("size (bytes) is required")
             result = world.add_large_file(int(body["size"]), fileid=body.get("fileid"),
                                           facility_id=body.get("facility_id"), state=body.get("state"),
-                                          cms_version=str(body.get("cms_version", "3.0")), at=body.get("at"))
+                                          cms_version=str(body.get("cms_version", "3.0")), at=body.get("at"),
+                                          kind=str(body.get("kind", "csv")))
             return 200, {**result, "url": sandbox.url + result.pop("path"),
                          "mirror_url": sandbox.url + result.pop("mirror_path")}
         if route == "/move" and method == "POST":
@@ -725,10 +731,13 @@ ADMIN_ROUTES = {
     "GET /_sandbox/faults": "current fault switches",
     "POST /_sandbox/faults": '{"fileid"?: str, "faults": {switch: value, "moved"?: true}}',
     "POST /_sandbox/faults/clear": '{"fileid"?: str, "global_only"?: bool}; DELETE /_sandbox/faults clears all',
-    "POST /_sandbox/publish": '{"fileids": [...]} or {"fraction": 0.1, "seed"?: int}, "at"?: epoch seconds',
+    "GET /_sandbox/formats": "every file format the sandbox can serve: name, family, suffix, CMS version, ...",
+    "POST /_sandbox/publish": '{"fileids": [...]} or {"fraction": 0.1, "seed"?: int}, "at"?: epoch seconds, '
+                              '"format"?: a format name',
     "POST /_sandbox/facilities": '{"state": "CA", "count": 2}',
     "POST /_sandbox/facilities/remove": '{"ids": [...]}; or DELETE /_sandbox/facilities/{id}',
-    "POST /_sandbox/large-file": '{"size": bytes, "fileid"?, "facility_id"?, "state"?, "cms_version"?: "3.0"}',
+    "POST /_sandbox/large-file": '{"size": bytes, "fileid"?, "facility_id"?, "state"?, "cms_version"?: "3.0", '
+                                 '"kind"?: "csv" | "json"}',
     "POST /_sandbox/move": '{"fileid": str}: new origin URL, the old one 404s',
     "GET /_sandbox/file/{fileid}": "one file: versions, URLs, size, ETag, listing facilities",
     "GET|POST /_sandbox/sessions": '{"schemes"?, "static_session_id"?, "ttl_seconds"?, "max_requests"?, '

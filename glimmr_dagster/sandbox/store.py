@@ -66,8 +66,8 @@ class ContentStore:
         self._sizes_lock = threading.Lock()
 
     @staticmethod
-    def _key(spec: ContentSpec, encoding: str) -> tuple[str, int, str, str]:
-        return (spec.fileid, spec.version, spec.format_name, encoding)
+    def _key(spec: ContentSpec, encoding: str) -> tuple[str, int, str, str, str]:
+        return (spec.fileid, spec.version, spec.format_name, spec.inner_format, encoding)
 
     def content(self, spec: ContentSpec) -> Content:
         if get_format(spec.format_name).streaming:

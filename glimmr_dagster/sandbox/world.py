@@ -6,9 +6,13 @@ with leading zeros or empty, keys missing altogether), health systems whose memb
 file, files mirrored by PRA (some through `storage == "cfu"` links) and hosted by the hospital
 (some behind redirects). Every value is a pure function of the seed.
 
-Scenario operations (publish a new version, add or remove facilities, add a large file, move a
-file) go through one `_apply` method, both live and when replaying the state file, so a restarted
-sandbox rebuilds exactly the same world.
+Files come in every format hospitals publish (`format_mix.py`): mostly CMS CSV, some JSON,
+XLSX, ZIP- or gzip-wrapped, with encoding or header quirks, a few names that lie about the
+content and, with `failing_files=True`, a few failures (HTML pages, empty bodies, hostile ZIPs).
+
+Scenario operations (publish a new version, possibly in another format, add or remove
+facilities, add a large file, move a file) go through one `_apply` method, both live and when
+replaying the state file, so a restarted sandbox rebuilds exactly the same world.
 
 URLs are stored as paths; the server renders them against its own base URL.
 """
@@ -19,6 +23,7 @@ import datetime as dt
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,8 @@ from typing import Any
 from glimmr_dagster.lib.states import STATE_CODES
 
 from .catalog import ATTESTERS
-from .content import ContentSpec, HospitalHeader, content_etag, get_format
+from .content import ContentSpec, HospitalHeader, content_etag, format_names, get_format
+from .format_mix import choose_packaging, fits_name, inner_for
 from .geography import FAMILY_NAMES, SAINTS, STATES, STREET_NAMES, STREET_SUFFIXES, StateInfo, allocate_hospitals
 from .persistence import ScenarioLog
 from .seeding import derive_rng, stable_hex, stable_uuid
@@ -110,6 +116,8 @@ class HostedFile:
     omitted_keys: tuple[str, ...] = ()
     versions: list[FileVersion] = field(default_factory=list)
     moves: int = 0
+    # The file name without its extension(s); a new format may give the file a new extension.
+    stem: str = ""
 
     @property
     def current(self) -> FileVersion:
@@ -120,8 +128,22 @@ class HostedFile:
         return self.current.spec.format_name
 
     @property
+    def family(self) -> str:
+        return get_format(self.format_name).family
+
+    @property
+    def extension(self) -> str:
+        """How the file name ends after its stem: "csv", "csv.gz", ..."""
+        return self.filename[len(self.stem) + 1:] if self.stem else self.filename.rsplit(".", 1)[-1]
+
+    @property
     def suffix(self) -> str:
-        return get_format(self.format_name).suffix
+        """The index's `filesuffix`: the name's last extension, whatever the content is."""
+        return self.filename.rsplit(".", 1)[-1].lower()
+
+    @property
+    def name_lies(self) -> bool:
+        return not fits_name(self.format_name, self.extension)
 
     @property
     def is_cfu(self) -> bool:
@@ -176,11 +198,15 @@ class SandboxWorld:
         *,
         state_file: str | Path | None = None,
         store: ContentStore | None = None,
+        failing_files: bool = False,
     ):
+        """`failing_files` adds a few files that cannot succeed (an HTML page, an empty body, a
+        zip-slip or zip-bomb archive); it is part of the world, like the seed."""
         if hospitals < 0:
             raise ValueError("hospitals must be >= 0")
         self.seed = int(seed)
         self.hospital_count = int(hospitals)
+        self.failing_files = bool(failing_files)
         self.store = store or ContentStore()
         self._lock = threading.RLock()
         self.facilities: dict[str, Facility] = {}
@@ -200,7 +226,8 @@ class SandboxWorld:
         self._log: ScenarioLog | None = None
         self.replayed_ops = 0
         if state_file is not None:
-            self._log = ScenarioLog.open(state_file, seed=self.seed, hospitals=self.hospital_count)
+            self._log = ScenarioLog.open(state_file, seed=self.seed, hospitals=self.hospital_count,
+                                         failing_files=self.failing_files)
             for op in self._log.replayed_ops:
                 self._apply(op)
         self.replayed_ops = self._ops_applied
@@ -224,6 +251,7 @@ class SandboxWorld:
                 continue
             self._give_files(facility, rng, self._file_count(rng))
         self._ensure_variety()
+        self._ensure_format_variety()
 
     @staticmethod
     def _file_count(rng: Any) -> int:
@@ -442,10 +470,16 @@ class SandboxWorld:
         directory: str | None = None,
     ) -> HostedFile:
         fileid = stable_hex(24, self.seed, "file", *owner_key)
-        format_name = format_name or rng.choices([name for name, _ in RENDERED_FORMATS],
-                                                 weights=[weight for _, weight in RENDERED_FORMATS])[0]
+        inner_format = ""
+        if format_name is None:
+            drawn = rng.choices([name for name, _ in RENDERED_FORMATS],
+                                weights=[weight for _, weight in RENDERED_FORMATS])[0]
+            packaging = choose_packaging(self.seed, fileid, drawn, failing_files=self.failing_files)
+            format_name, inner_format, extension = packaging.format_name, packaging.inner_format, packaging.extension
+        else:
+            drawn, extension = format_name, get_format(format_name).extension
         if published_at is None:
-            low, high = _V30_PUBLISHED if "-3.0-" in format_name else _V22_PUBLISHED
+            low, high = _V30_PUBLISHED if "-3.0-" in drawn else _V22_PUBLISHED
             published_at = int(rng.uniform(low, high)) + rng.randint(0, 999) / 1000
         ein = f"{rng.randint(10, 99)}{rng.randint(0, 9999999):07d}"
         if rng.random() < 0.1:
@@ -459,8 +493,9 @@ class SandboxWorld:
             name_part, tail = re.sub(r"[^A-Za-z0-9]", "", display_name.title()), "StandardCharges"
         else:
             name_part, tail = slugify(display_name, "_"), "standardcharges"
-        suffix = get_format(format_name).suffix
-        filename = f"{ein}_{name_part}_{tail}.{suffix}"
+        stem = f"{ein}_{name_part}_{tail}"
+        filename = f"{stem}.{extension}"
+        suffix = extension.rsplit(".", 1)[-1]
         moment = dt.datetime.fromtimestamp(published_at, dt.timezone.utc)
         if directory is None:
             directory = rng.choice(ORIGIN_DIRS).format(year=moment.year, month=moment.month)
@@ -506,15 +541,16 @@ class SandboxWorld:
             converted=rng.random() < 0.15,
             retrieved_style=rng.choice(RETRIEVED_STYLES),
             omitted_keys=tuple(rng.sample(OPTIONAL_FILE_KEYS, k=1)) if rng.random() < 0.03 else (),
+            stem=stem,
         )
         hosted.versions.append(FileVersion(1, published_at, self._spec(hosted, 1, published_at, format_name,
-                                                                       target_size)))
+                                                                       target_size, inner_format)))
         self.files[fileid] = hosted
         self._index_file(hosted)
         return hosted
 
     def _spec(self, hosted: HostedFile, number: int, published_at: float, format_name: str,
-              target_size: int | None) -> ContentSpec:
+              target_size: int | None, inner_format: str = "") -> ContentSpec:
         return ContentSpec(
             format_name=format_name,
             seed=self.seed,
@@ -524,6 +560,7 @@ class SandboxWorld:
             hospital=hosted.hospital,
             rows=hosted.rows,
             target_size=target_size,
+            inner_format=inner_format,
         )
 
     def _index_file(self, hosted: HostedFile) -> None:
@@ -531,6 +568,46 @@ class SandboxWorld:
         self._origin_index[hosted.canonical_path] = hosted.fileid
         if hosted.redirect_status:
             self._redirect_index[hosted.origin_path] = hosted.fileid
+
+    def _unindex_file(self, hosted: HostedFile) -> None:
+        self._mirror_index.pop(f"{hosted.project}/{hosted.mirror_object}", None)
+        self._origin_index.pop(hosted.canonical_path, None)
+        self._redirect_index.pop(hosted.origin_path, None)
+
+    def _rename(self, hosted: HostedFile, extension: str) -> None:
+        """Give the file a name ending in `extension`, as a hospital does when it publishes another
+        format; its URLs (origin, redirect, mirror) follow and the old ones stop answering."""
+        old_name, old_suffix = hosted.filename, hosted.suffix
+        new_name = f"{hosted.stem}.{extension}"
+        if new_name == old_name:
+            return
+        self._unindex_file(hosted)
+
+        def renamed(path: str) -> str:
+            if path.endswith(old_name):
+                return path[: -len(old_name)] + new_name
+            if path.endswith(f"{hosted.fileid}.{old_suffix}"):
+                return path[: -len(old_suffix)] + extension.rsplit(".", 1)[-1]
+            return path
+
+        hosted.filename = new_name
+        hosted.canonical_path = renamed(hosted.canonical_path)
+        if hosted.canonical_path in self._origin_index:
+            directory = hosted.canonical_path.rsplit("/", 1)[0]
+            hosted.canonical_path = f"{directory}/{hosted.fileid}/{new_name}"
+        hosted.origin_path = renamed(hosted.origin_path)
+        hosted.storage = renamed(hosted.storage)
+        hosted.mirror_object = renamed(hosted.mirror_object)
+        self._index_file(hosted)
+
+    def _set_format(self, hosted: HostedFile, format_name: str, *, extension: str | None = None) -> None:
+        """Change the current version's format in place (generation only, and `use_format`)."""
+        version = hosted.current
+        inner = inner_for(format_name, version.spec)
+        hosted.versions[-1] = replace(version, spec=replace(version.spec, format_name=format_name,
+                                                            inner_format=inner))
+        if extension is not None:
+            self._rename(hosted, extension)
 
     def _ensure_variety(self) -> None:
         """Make sure even a small world shows every shape a client has to handle at least once."""
@@ -554,12 +631,6 @@ class SandboxWorld:
                 chosen = pick(lambda hosted: True)
                 if chosen:
                     chosen.retrieved_style = style
-        for format_name, _ in RENDERED_FORMATS:
-            if not any(hosted.format_name == format_name for hosted in files):
-                chosen = pick(lambda hosted: True)
-                if chosen:
-                    version = chosen.current
-                    chosen.versions[-1] = replace(version, spec=replace(version.spec, format_name=format_name))
         for absolute in (False, True):
             if not any(hosted.is_cfu and hosted.cfu_link_absolute == absolute for hosted in files):
                 chosen = pick(lambda hosted: not hosted.is_cfu)
@@ -588,6 +659,71 @@ class SandboxWorld:
             named = [facility for facility in active if facility.name]
             rng.choice(named or active).fileids.clear()
 
+    def _ensure_format_variety(self) -> None:
+        """Make sure even a small world shows every format a client has to read at least once:
+        each plain CMS CSV, JSON of both versions, an XLSX, a ZIP, a gzip, a cp1252 file, a name
+        that lies, and (in a world with failing files) each failure.
+
+        Only spare plain CSV files are converted (never the last file of a plain format), in an
+        order of their own, so the other variety picks above stay as they are.
+        """
+        files = list(self.files.values())
+        if not files:
+            return
+        order = files[:]
+        derive_rng(self.seed, "format-variety").shuffle(order)
+        plain = [name for name, _ in RENDERED_FORMATS]
+        counts: dict[str, int] = {}
+        for hosted in files:
+            if hosted.format_name in plain and not hosted.name_lies:
+                counts[hosted.format_name] = counts.get(hosted.format_name, 0) + 1
+
+        def spare(prefer_version: str = "") -> HostedFile | None:
+            candidates = [hosted for hosted in order
+                          if counts.get(hosted.format_name, 0) > 1 and not hosted.name_lies]
+            preferred = [hosted for hosted in candidates if f"-{prefer_version}-" in hosted.format_name]
+            chosen = (preferred or candidates or [None])[0]
+            if chosen is not None:
+                counts[chosen.format_name] -= 1
+            return chosen
+
+        for format_name in plain:
+            if not counts.get(format_name):
+                chosen = spare()
+                if chosen:
+                    self._set_format(chosen, format_name, extension="csv")
+                    counts[format_name] = 1
+
+        def present(predicate: Callable[[HostedFile], bool]) -> bool:
+            return any(predicate(hosted) for hosted in files)
+
+        # (what must be there, the CMS version a spare file should have, the format it becomes)
+        wanted: list[tuple[Callable[[HostedFile], bool], str, str]] = [
+            (lambda hosted: hosted.format_name == "cms-json-3.0", "3.0", "cms-json-3.0"),
+            (lambda hosted: hosted.format_name == "cms-json-2.2", "2.2", "cms-json-2.2"),
+            (lambda hosted: hosted.family == "xlsx", "", "cms-xlsx-{version}-{layout}"),
+            (lambda hosted: hosted.family == "zip", "", "wrapped-zip-csv"),
+            (lambda hosted: hosted.family == "gzip", "", "wrapped-gzip-csv"),
+            (lambda hosted: hosted.format_name.endswith("-cp1252"), "", "cms-csv-{version}-{layout}-cp1252"),
+        ]
+        if self.failing_files:
+            for hostile in ("hostile-html-page", "hostile-empty", "hostile-zip-slip", "hostile-zip-bomb"):
+                wanted.append((lambda hosted, name=hostile: hosted.format_name == name, "", hostile))
+        for is_there, version, template in wanted:
+            if present(is_there):
+                continue
+            chosen = spare(version)
+            if chosen:
+                plain_format = get_format(chosen.format_name)
+                new_format = template.format(version=plain_format.cms_version, layout=plain_format.layout)
+                # A failure answers at the name the file has.
+                keep_name = get_format(new_format).family == "failure"
+                self._set_format(chosen, new_format, extension=None if keep_name else get_format(new_format).extension)
+        if not present(lambda h: h.name_lies and h.family != "failure"):
+            chosen = spare()
+            if chosen:
+                self._rename(chosen, "json")
+
     # -----------------------------------------------------------------------------------------
     # Reading
 
@@ -595,7 +731,7 @@ class SandboxWorld:
         record: dict[str, Any] = {
             "fileid": hosted.fileid,
             "filename": hosted.filename,
-            "filesuffix": get_format(version.spec.format_name).suffix,
+            "filesuffix": hosted.suffix,
             "filetype": hosted.filetype,
             "retrieved": format_retrieved(version.published_at, hosted.retrieved_style),
             "size": str(self.store.size(version.spec)),
@@ -754,6 +890,10 @@ class SandboxWorld:
             info = {
                 "fileid": fileid,
                 "format": version.spec.format_name,
+                "inner_format": version.spec.inner_format,
+                "family": hosted.family,
+                "filesuffix": hosted.suffix,
+                "name_lies": hosted.name_lies,
                 "version": version.number,
                 "published_at": version.published_at,
                 "retrieved": format_retrieved(version.published_at, hosted.retrieved_style),
@@ -767,7 +907,8 @@ class SandboxWorld:
                 "filename": hosted.filename,
                 "moves": hosted.moves,
                 "versions": [{"version": v.number, "published_at": v.published_at,
-                              "format": v.spec.format_name} for v in hosted.versions],
+                              "format": v.spec.format_name, "inner_format": v.spec.inner_format}
+                             for v in hosted.versions],
             }
         info["facilities"] = self.facilities_listing(fileid)
         info["size"] = self.store.size(version.spec)
@@ -782,9 +923,12 @@ class SandboxWorld:
                 for fileid in facility.fileids:
                     listings[fileid] = listings.get(fileid, 0) + 1
             formats: dict[str, int] = {}
+            families: dict[str, int] = {}
             for fileid in listed:
                 name = self.files[fileid].format_name
                 formats[name] = formats.get(name, 0) + 1
+                family = self.files[fileid].family
+                families[family] = families.get(family, 0) + 1
             return {
                 "seed": self.seed,
                 "hospitals_requested": self.hospital_count,
@@ -799,7 +943,10 @@ class SandboxWorld:
                 "shared_files": sorted(fileid for fileid, count in listings.items() if count > 1),
                 "cfu_files": sum(1 for fileid in listed if self.files[fileid].is_cfu),
                 "redirecting_files": sum(1 for fileid in listed if self.files[fileid].redirect_status),
-                "formats": formats,
+                "formats": dict(sorted(formats.items())),
+                "format_families": dict(sorted(families.items())),
+                "misnamed_files": sum(1 for fileid in listed if self.files[fileid].name_lies),
+                "failing_files": self.failing_files,
                 "large_files": sorted(fileid for fileid in listed
                                       if get_format(self.files[fileid].format_name).streaming),
                 "republished_files": sum(1 for hosted in self.files.values() if len(hosted.versions) > 1),
@@ -827,9 +974,21 @@ class SandboxWorld:
         fraction: float | None = None,
         at: float | None = None,
         selection_seed: int | None = None,
+        format: str | None = None,  # noqa: A002 - the name users know from the admin route
     ) -> list[dict[str, Any]]:
         """Publish a new version (new bytes, `retrieved`, `size`) of the given files, or of a
-        random `fraction` of the listed files. Other files are untouched."""
+        random `fraction` of the listed files. Other files are untouched.
+
+        With `format` (a name from `format_names()`), the new versions are in that format: a
+        wrapper carries the file's own CMS version and layout, and the file's name (so its URLs)
+        takes the format's extension unless it already fits, or the format is a failure, which
+        answers at the old name. Without it, each file keeps its format.
+        """
+        if format is not None:
+            if format not in format_names():
+                raise ValueError(f"unknown content format {format!r}; GET /_sandbox/formats lists them")
+            if get_format(format).streaming:
+                raise ValueError(f"{format} is streamed at an exact size: use add_large_file")
         with self._lock:
             if fileids is None:
                 if fraction is None:
@@ -846,8 +1005,22 @@ class SandboxWorld:
             unknown = [fileid for fileid in fileids if fileid not in self.files]
             if unknown:
                 raise KeyError(f"unknown fileid(s): {', '.join(unknown)}")
-            op = {"op": "publish", "fileids": list(dict.fromkeys(fileids)), "at": at if at is not None else time.time()}
+            op: dict[str, Any] = {"op": "publish", "fileids": list(dict.fromkeys(fileids)),
+                                  "at": at if at is not None else time.time()}
+            if format is not None:
+                op["format"] = format
             return self._record(op)
+
+    def replace_current_format(self, fileid: str, format_name: str) -> None:
+        """Serve the current version in another format from the next request on: same version
+        number and URL, as when a hospital replaces its file without PRA noticing. Not written
+        to the state file (use `publish(..., format=...)` for that)."""
+        if format_name not in format_names():
+            raise KeyError(f"unknown content format {format_name!r}")
+        if get_format(format_name).streaming:
+            raise ValueError(f"{format_name} is streamed at an exact size: use add_large_file")
+        with self._lock:
+            self._set_format(self.files[fileid], format_name)
 
     def add_facilities(self, state: str, count: int = 1, *, at: float | None = None) -> list[str]:
         state = state.upper()
@@ -874,14 +1047,18 @@ class SandboxWorld:
         state: str | None = None,
         cms_version: str = "3.0",
         at: float | None = None,
+        kind: str = "csv",
     ) -> dict[str, Any]:
-        """Add a streamed CMS tall CSV of exactly `size` bytes, or make file `fileid` one.
+        """Add a streamed CMS file of exactly `size` bytes (a tall CSV, or JSON with
+        `kind="json"`), or make file `fileid` one.
 
         Without `fileid` the file is listed under `facility_id` (default: the first named facility
         of `state`, default the first state with one).
         """
         if cms_version not in ("2.2", "3.0"):
             raise ValueError("cms_version must be 2.2 or 3.0")
+        if kind not in ("csv", "json"):
+            raise ValueError("kind must be csv or json")
         with self._lock:
             if fileid is not None and fileid not in self.files:
                 raise KeyError(f"unknown fileid {fileid}")
@@ -891,8 +1068,11 @@ class SandboxWorld:
                     raise KeyError(f"unknown facility id {facility_id}")
             if size < MIN_LARGE_FILE_SIZE:
                 raise ValueError(f"a large file must be at least {MIN_LARGE_FILE_SIZE} bytes")
-            op = {"op": "add_large_file", "size": int(size), "fileid": fileid, "facility_id": facility_id,
-                  "cms_version": cms_version, "at": at if at is not None else time.time()}
+            op: dict[str, Any] = {"op": "add_large_file", "size": int(size), "fileid": fileid,
+                                  "facility_id": facility_id, "cms_version": cms_version,
+                                  "at": at if at is not None else time.time()}
+            if kind != "csv":
+                op["kind"] = kind
             return self._record(op)
 
     def _default_large_owner(self, state: str | None) -> str:
@@ -926,23 +1106,33 @@ class SandboxWorld:
         previous = hosted.current
         published_at = max(float(at), previous.published_at + 1.0)
         number = previous.number + 1
+        inner_format = inner_for(format_name, previous.spec) if format_name else previous.spec.inner_format
         format_name = format_name or previous.spec.format_name
         if target_size is None and get_format(format_name).streaming:
             # A republished large file changes size too, by a few bytes.
             base_size = previous.spec.target_size or 0
             target_size = base_size + derive_rng(self.seed, hosted.fileid, number, "size").randint(1, 4096)
         version = FileVersion(number, published_at, self._spec(hosted, number, published_at, format_name,
-                                                               target_size))
+                                                               target_size, inner_format))
         hosted.versions.append(version)
         return version
 
+    def _name_after_format(self, hosted: HostedFile) -> None:
+        """After a change of format, a file's name fits the new content (failures keep theirs)."""
+        if hosted.family != "failure" and hosted.name_lies:
+            self._rename(hosted, get_format(hosted.format_name).extension)
+
     def _apply_publish(self, op: dict[str, Any]) -> list[dict[str, Any]]:
         published = []
+        format_name = op.get("format")
         for fileid in op["fileids"]:
             hosted = self.files[fileid]
-            version = self._new_version(hosted, op["at"])
+            version = self._new_version(hosted, op["at"], format_name=format_name)
+            if format_name:
+                self._name_after_format(hosted)
             published.append({"fileid": fileid, "version": version.number,
-                              "retrieved": format_retrieved(version.published_at, hosted.retrieved_style)})
+                              "retrieved": format_retrieved(version.published_at, hosted.retrieved_style),
+                              "format": version.spec.format_name, "filename": hosted.filename})
         return published
 
     def _apply_add_facilities(self, op: dict[str, Any]) -> list[str]:
@@ -968,10 +1158,13 @@ class SandboxWorld:
         return removed
 
     def _apply_add_large_file(self, op: dict[str, Any]) -> dict[str, Any]:
-        format_name = f"cms-csv-{op.get('cms_version', '3.0')}-tall-large"
+        cms_version = op.get("cms_version", "3.0")
+        format_name = (f"cms-json-{cms_version}-large" if op.get("kind") == "json"
+                       else f"cms-csv-{cms_version}-tall-large")
         if op.get("fileid"):
             hosted = self.files[op["fileid"]]
             version = self._new_version(hosted, op["at"], format_name=format_name, target_size=op["size"])
+            self._name_after_format(hosted)
         else:
             facility = self.facilities[op["facility_id"]]
             sequence = self._large_files

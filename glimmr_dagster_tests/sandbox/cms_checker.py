@@ -88,11 +88,30 @@ def _positive(value: str) -> bool:
     return bool(POSITIVE.match(value)) and float(value) > 0
 
 
-def check_cms_csv(data: bytes, *, max_errors: int = 50) -> CheckResult:
+def normalize_header(name: str) -> str:
+    """A header as the CMS rules compare it: case-insensitive, spaces around pipes ignored."""
+    return "|".join(part.strip() for part in name.split("|")).lower()
+
+
+def check_cms_csv(data: bytes, *, max_errors: int = 50, encoding: str = "utf-8-sig",
+                  strict_headers: bool = True) -> CheckResult:
+    """Check a CMS CSV. `strict_headers` wants the template's exact spelling; without it, header
+    names compare as the CMS validator compares them (case and spaces around pipes ignored)."""
+    text = data.decode(encoding)
+    return check_cms_rows(list(csv.reader(io.StringIO(text, newline=""))), max_errors=max_errors,
+                          strict_headers=strict_headers)
+
+
+def check_cms_rows(rows: list[list[str]], *, max_errors: int = 50, strict_headers: bool = True) -> CheckResult:
+    """Check the rows of a CMS template (from a CSV, or the cells of a spreadsheet as text)."""
     result = CheckResult()
     errors = result.errors
-    text = data.decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+
+    def norm(name: str) -> str:
+        return name if strict_headers else normalize_header(name)
+
+    if len(rows) >= 3:
+        rows = [[norm(name) for name in rows[0]], rows[1], [norm(name) for name in rows[2]], *rows[3:]]
     if len(rows) < 4:
         errors.append("fewer than 4 rows")
         return result
@@ -108,7 +127,7 @@ def check_cms_csv(data: bytes, *, max_errors: int = 50) -> CheckResult:
         errors.append(f"row-2 version {version!r} is not 2.0.0 or 3.0.0")
         return result
     license_headers = [name for name in general if name.startswith("license_number|")]
-    if len(license_headers) != 1 or license_headers[0].split("|", 1)[1] not in STATE_CODES:
+    if len(license_headers) != 1 or license_headers[0].split("|", 1)[1].upper() not in STATE_CODES:
         errors.append(f"license header {license_headers}")
         return result
     if version == "2.0.0":
@@ -117,6 +136,7 @@ def check_cms_csv(data: bytes, *, max_errors: int = 50) -> CheckResult:
     else:
         expected = ["hospital_name", "last_updated_on", "version", "location_name", "hospital_address",
                     license_headers[0], "type_2_npi", ATTESTATION_V3, "attester_name"]
+    expected = [norm(name) for name in expected]
     if general[: len(expected)] != expected:
         errors.append(f"row 1 {general[:len(expected)]} != template")
     extras = general[len(expected):]
@@ -129,7 +149,7 @@ def check_cms_csv(data: bytes, *, max_errors: int = 50) -> CheckResult:
     result.last_updated_on = values.get("last_updated_on", "")
     if not DATE.match(result.last_updated_on):
         errors.append(f"last_updated_on {result.last_updated_on!r}")
-    statement = AFFIRMATION_V2 if version == "2.0.0" else ATTESTATION_V3
+    statement = norm(AFFIRMATION_V2 if version == "2.0.0" else ATTESTATION_V3)
     if values.get(statement, "").lower() not in ("true", "false"):
         errors.append("affirmation/attestation value is not true/false")
     if version == "3.0.0":
@@ -166,6 +186,7 @@ def check_cms_csv(data: bytes, *, max_errors: int = 50) -> CheckResult:
                 expected3 += [column.format(p=pair) for column in PAIR_GROUPS[version]]
         else:
             expected3.append(name)
+    expected3 = [norm(name) for name in expected3]
     if header != expected3:
         errors.append(f"row 3 does not follow the template: {header} vs {expected3}")
         return result

@@ -71,6 +71,7 @@ def test_defaults_and_bad_options() -> None:
     assert defaults.port == DEFAULT_SANDBOX_PORT == 8765
     assert defaults.hospitals == 64 and defaults.rate_limit == "off"
     assert parser.parse_args(["--national"]).hospitals == 6675
+    assert defaults.failing_files is False and parser.parse_args(["--failing-files"]).failing_files is True
     assert run(parser.parse_args(["--rate-limit", "lots"])) == 2
     assert run(parser.parse_args(["--session-schemes", "carrier-pigeon"])) == 2
     assert run(parser.parse_args(["--port", "0", "--print-env"])) == 2

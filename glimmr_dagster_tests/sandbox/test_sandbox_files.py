@@ -16,8 +16,10 @@ IDENTITY = {"Accept-Encoding": "identity"}
 
 
 def plain_file(world: SandboxWorld) -> str:
-    """A listed file served directly (no redirect)."""
-    return next(fileid for fileid, hosted in world.files.items() if not hosted.redirect_status)
+    """A listed CMS CSV served directly (no redirect)."""
+    return next(fileid for fileid, hosted in world.files.items()
+                if not hosted.redirect_status and hosted.format_name.startswith("cms-csv-")
+                and hosted.family != "failure" and not hosted.name_lies)
 
 
 def test_mirror_and_origin_serve_the_listed_bytes(sandbox: SandboxServer, api: httpx.Client) -> None:

@@ -12,6 +12,7 @@ from glimmr_dagster.sandbox import SandboxServer, SandboxWorld, StateFileMismatc
 
 from .cms_checker import check_cms_csv
 from .conftest import SEED, STATIC_SESSION, listed_files
+from .format_checks import check_served
 
 
 def by_fileid(records: list[dict]) -> dict[str, dict]:
@@ -45,7 +46,8 @@ def test_publish_chosen_files_changes_only_them(sandbox: SandboxServer, api: htt
         assert after[fileid]["url"] == before[fileid]["url"]
         body = api.get(sandbox.mirror_url(fileid), headers={"Accept-Encoding": "identity"}).content
         assert len(body) == int(after[fileid]["size"])
-        assert check_cms_csv(body).errors == []
+        spec = sandbox.world.files[fileid].current.spec
+        assert check_served(spec.format_name, body, spec.inner_format) == []
     for fileid in set(before) - set(chosen):
         assert after[fileid] == before[fileid]
     new = api.get(sandbox.mirror_url(chosen[0]), headers={"If-None-Match": old_etag})
@@ -71,7 +73,9 @@ def test_add_and_remove_facilities(sandbox: SandboxServer, api: httpx.Client) ->
     after = api.get("/facility/search", params={"searchstate": "VT"}).json()
     assert [record["id"] for record in after] == [record["id"] for record in before] + added["added"]
     new_file = added["facilities"][0]["files"][0]
-    assert check_cms_csv(api.get(new_file["url"], follow_redirects=True).content).errors == []
+    spec = sandbox.world.files[new_file["fileid"]].current.spec
+    assert check_served(spec.format_name, api.get(new_file["url"], follow_redirects=True).content,
+                        spec.inner_format) == []
     removed = api.post("/_sandbox/facilities/remove", json={"ids": [before[0]["id"]]}).json()
     assert removed == {"removed": [before[0]["id"]]}
     assert api.get(f"/facility/id/{before[0]['id']}").json() == []

@@ -11,6 +11,7 @@ import pytest
 
 from glimmr_dagster.lib.states import STATE_CODES
 from glimmr_dagster.sandbox import NATIONAL_HOSPITALS, SandboxWorld
+from glimmr_dagster.sandbox.content import get_format
 from glimmr_dagster.sandbox.geography import allocate_hospitals
 
 
@@ -65,9 +66,15 @@ def test_records_have_the_index_shape(world: SandboxWorld) -> None:
                 file_record)
             for key, value in file_record.items():
                 assert isinstance(value, bool) if key == "converted" else isinstance(value, str), (key, value)
-            assert file_record["filesuffix"] == "csv"
-            assert re.fullmatch(r"\d{2}-?\d{7}(-\d{10})?_.+_(standardcharges|StandardCharges)\.csv",
+            hosted = world.files[file_record["fileid"]]
+            assert file_record["filesuffix"] == file_record["filename"].rsplit(".", 1)[1]
+            assert file_record["filesuffix"] in ("csv", "json", "xlsx", "zip", "gz")
+            assert re.fullmatch(r"\d{2}-?\d{7}(-\d{10})?_.+_(standardcharges|StandardCharges)\."
+                                r"(csv|json|xlsx|zip|csv\.zip|json\.zip|csv\.gz|json\.gz)",
                                 file_record["filename"]), file_record["filename"]
+            assert file_record["url"].endswith(file_record["filename"])
+            if not hosted.name_lies:
+                assert file_record["filesuffix"] == get_format(hosted.format_name).suffix
             assert file_record["size"].isdigit() and int(file_record["size"]) > 1000
             assert file_record["url"].startswith(f"{BASE}/origin/")
             parse_retrieved(file_record["retrieved"])
@@ -163,3 +170,61 @@ def test_search_filters_by_name_city_and_zip(world: SandboxWorld) -> None:
         assert target["id"] in {r["id"] for r in world.search("TX", target["zip"][:5], BASE)}
     assert world.search("TX", "no hospital is called this", BASE) == []
     assert world.search("ZZ", "", BASE) == []
+
+
+SUCCESSFUL_FAMILIES = {"csv-tall", "csv-wide", "json", "xlsx", "zip", "gzip"}
+
+
+@pytest.mark.parametrize("seed", [0, 3, 11, 4242, 20250101])
+def test_every_default_world_shows_every_format_family(seed: int) -> None:
+    world = SandboxWorld(seed=seed)
+    summary = world.summary()
+    families = summary["format_families"]
+    assert set(families) == SUCCESSFUL_FAMILIES  # and no failures unless asked for
+    formats = summary["formats"]
+    for name in ("cms-csv-2.2-tall", "cms-csv-2.2-wide", "cms-csv-3.0-tall", "cms-csv-3.0-wide",
+                 "cms-json-2.2", "cms-json-3.0"):
+        assert formats.get(name), name
+    assert any(name.endswith("-cp1252") for name in formats)
+    csv_share = (families["csv-tall"] + families["csv-wide"]) / summary["listed_files"]
+    assert csv_share > 0.6, families
+    assert summary["misnamed_files"] >= 1
+    for hosted in world.files.values():
+        if hosted.name_lies:
+            # The lies hospitals tell: a CSV named .json, JSON named .csv (a ZIP named .csv is its own format).
+            assert (hosted.family, hosted.suffix) in {("csv-tall", "json"), ("csv-wide", "json"), ("json", "csv")}
+        if hosted.family == "zip" or hosted.family == "gzip":
+            inner = hosted.current.spec.inner_format
+            assert inner.startswith(("cms-csv-", "cms-json-")), (hosted.format_name, inner)
+
+
+def test_national_world_mix_is_mostly_cms_csv() -> None:
+    summary = SandboxWorld(seed=5, hospitals=2000).summary()
+    families, listed = summary["format_families"], summary["listed_files"]
+    share = {family: count / listed for family, count in families.items()}
+    assert share["csv-tall"] + share["csv-wide"] > 0.7
+    assert 0.07 < share["json"] < 0.16
+    assert 0.003 < share["xlsx"] < 0.025
+    assert 0.03 < share["zip"] < 0.1 and 0.015 < share["gzip"] < 0.07
+    quirky = sum(count for name, count in summary["formats"].items()
+                 if name.rsplit("-", 1)[-1] in ("bom", "cp1252", "crlf", "headers", "multiline"))
+    assert 0.03 < quirky / listed < 0.12
+    assert 0.005 < summary["misnamed_files"] / listed < 0.06
+    assert "failure" not in families
+
+
+def test_failing_files_are_opt_in_and_change_nothing_else() -> None:
+    plain, failing = SandboxWorld(seed=8), SandboxWorld(seed=8, failing_files=True)
+    assert plain.summary()["failing_files"] is False and failing.summary()["failing_files"] is True
+    hostile = {hosted.format_name for hosted in failing.files.values() if hosted.family == "failure"}
+    assert hostile == {"hostile-html-page", "hostile-empty", "hostile-zip-slip", "hostile-zip-bomb"}
+    assert set(plain.files) == set(failing.files)
+    changed = [fileid for fileid, hosted in failing.files.items()
+               if hosted.format_name != plain.files[fileid].format_name]
+    assert all(failing.files[fileid].family == "failure" for fileid in changed)
+    assert len(changed) <= 6
+    for fileid in changed:
+        # A failure answers at the name the file would have had.
+        assert failing.files[fileid].filename == plain.files[fileid].filename
+    large = SandboxWorld(seed=8, hospitals=2000, failing_files=True).summary()
+    assert 0.01 < large["format_families"]["failure"] / large["listed_files"] < 0.06
