@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = [
     "benchmarks.roster_scan",
     "benchmarks.sensor_tick",
+    "benchmarks.download",
 ]
 
 

@@ -15,6 +15,8 @@ from ..lib.settings import Settings
 POOL_LIMITS: dict[str, int] = {
     # Scans of the PRA index: one at a time keeps the shared rate limit a formality.
     "pra_index": 1,
+    # Hospital downloads in progress across all runs (hosts are capped again in each run).
+    "downloads": 8,
 }
 
 MANAGED_MARKER = "# Written by `glimmr init` from the project's dagster.yaml; edits are replaced.\n"

@@ -135,6 +135,7 @@ class ListedFile:
     retrieved: str
     storage: str
     project: str
+    filename: str
 
     @property
     def needs_work(self) -> bool:
@@ -153,6 +154,7 @@ def listed_files(catalog: Catalog, hospital_key: str) -> list[ListedFile]:
             file_records.c.retrieved,
             file_records.c.storage,
             file_records.c.project,
+            file_records.c.filename,
         )
         .select_from(_joined())
         .where(file_records.c.hospital_key == hospital_key, file_records.c.listed == sa.true())

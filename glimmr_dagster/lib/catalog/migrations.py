@@ -102,6 +102,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             _create_tables(schema.file_acquisitions),
         ),
     ),
+    Migration(3, "file versions: every stored version of every price file", (_create_tables(schema.file_versions),)),
+    Migration(4, "parsed files: the standard-charges Parquet of each version", (_create_tables(schema.parsed_files),)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

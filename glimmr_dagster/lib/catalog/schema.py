@@ -125,6 +125,76 @@ file_acquisitions = sa.Table(
 )
 sa.Index("ix_file_acquisitions_next_attempt", file_acquisitions.c.next_attempt_at)
 
+# Every version of every price file a hospital has had: one row per (hospital, fileid, price
+# file content hash). A ZIP of three price files is three rows sharing `raw_sha256`. The rows
+# flagged current are what "prices now" means; the others stay for trends.
+file_versions = sa.Table(
+    "file_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hospital_key", sa.String(80), nullable=False),
+    sa.Column("fileid", sa.String(128), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    # The member's name inside its archive; "" when the download itself is the price file.
+    sa.Column("member_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("raw_sha256", sa.String(64), nullable=False),
+    sa.Column("raw_kind", sa.String(16), nullable=False),
+    sa.Column("raw_size", sa.BigInteger, nullable=False),
+    sa.Column("archive_members", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("final_url", sa.Text, nullable=False, server_default=""),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("content_type", sa.Text, nullable=False, server_default=""),
+    sa.Column("etag", sa.Text, nullable=False, server_default=""),
+    sa.Column("last_modified", sa.Text, nullable=False, server_default=""),
+    # PRA's view of the file when this version was (last) confirmed.
+    sa.Column("retrieved", sa.String(64), nullable=False, server_default=""),
+    sa.Column("signature", sa.Text, nullable=False, server_default=""),
+    sa.Column("is_current", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("bytes_transferred", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("timings", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("run_id", sa.String(64), nullable=False, server_default=""),
+    sa.UniqueConstraint("hospital_key", "fileid", "sha256", name="uq_file_versions_member"),
+)
+sa.Index("ix_file_versions_current", file_versions.c.hospital_key, file_versions.c.is_current)
+sa.Index("ix_file_versions_fileid_signature", file_versions.c.fileid, file_versions.c.signature)
+sa.Index("ix_file_versions_sha256", file_versions.c.sha256)
+
+# The parse of each current price file of a hospital, per parser version: where its Parquet is
+# in the lake and everything the parser counted. A version parsed by the same parser version is
+# reused, not redone; a new parser version parses again (and keeps the old rows for comparison).
+parsed_files = sa.Table(
+    "parsed_files",
+    metadata,
+    sa.Column("hospital_key", sa.String(80), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("parser_version", sa.String(20), primary_key=True),
+    sa.Column("fileid", sa.String(128), nullable=False),
+    # parsed | failed
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("lake_path", sa.Text, nullable=False, server_default=""),
+    sa.Column("format", sa.String(10), nullable=False, server_default=""),
+    sa.Column("layout", sa.String(20), nullable=False, server_default=""),
+    sa.Column("cms_version", sa.String(10), nullable=False, server_default=""),
+    sa.Column("schema_version", sa.String(20), nullable=False, server_default=""),
+    sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_written", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False, server_default="0"),
+    # The parser's full summary (rejects by reason, cells not carried, payers, codes...) as JSON.
+    sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("error", sa.Text),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("parsed_at", UtcDateTime, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False, server_default=""),
+)
+sa.Index("ix_parsed_files_sha256", parsed_files.c.sha256)
+
 state_scans = sa.Table(
     "state_scans",
     metadata,
