@@ -51,40 +51,76 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0 if all(run.success for run in runs) else 1
 
 
-def _cmd_backfill(args: argparse.Namespace) -> int:
+def _launch_backfills(plans, *, assets: list[str]) -> int:
+    """Record backfills on the instance in DAGSTER_HOME; `plans` yields (label, keys, tags, title)."""
     import dagster as dg
 
     from .commands.instance_setup import prepare
-    from .defs.automation.backfills import DEFAULT_HOSPITAL_ASSETS, launch_state_backfill
+    from .defs.automation.backfills import launch_hospital_backfill
     from .definitions import build_definitions
     from .lib.catalog import Catalog
 
     settings = load_settings()
     setup = prepare(settings)
     os.environ.setdefault("DAGSTER_HOME", str(setup.dagster_home))
-    assets = [name.strip() for name in (args.assets or ",".join(DEFAULT_HOSPITAL_ASSETS)).split(",") if name.strip()]
     asset_graph = build_definitions(settings).resolve_asset_graph()
     catalog = Catalog(settings.catalog_url)
     exit_code = 0
-    with dg.DagsterInstance.get() as instance:
-        for state in args.state:
-            try:
-                backfill_id, count = launch_state_backfill(
-                    instance, asset_graph, catalog, state.upper(), asset_names=assets, force=args.force,
-                    trigger="cli_backfill",
-                )
-            except ValueError as exc:
-                print(f"{state.upper()}: {exc}", file=sys.stderr)
-                exit_code = 2
-                continue
-            if backfill_id is None:
-                print(f"{state.upper()}: no open hospitals in the catalog; scan the state first (glimmr scan --state {state.upper()})")
-                exit_code = exit_code or 1
-            else:
-                forced = " (forced)" if args.force else ""
-                print(f"{state.upper()}: backfill {backfill_id} of {count} hospitals{forced}: {', '.join(assets)}")
-    catalog.dispose()
+    try:
+        with dg.DagsterInstance.get() as instance:
+            for label, keys, tags, title in plans(catalog):
+                try:
+                    backfill_id, count = launch_hospital_backfill(
+                        instance, asset_graph, keys, asset_names=assets, tags=tags, title=title
+                    )
+                except ValueError as exc:
+                    print(f"{label}: {exc}", file=sys.stderr)
+                    exit_code = 2
+                    continue
+                if backfill_id is None:
+                    hint = f"scan the state first (glimmr scan --state {label})" if len(label) == 2 else "scan first"
+                    print(f"{label}: no open hospitals in the catalog; {hint}")
+                    exit_code = exit_code or 1
+                else:
+                    print(f"{label}: backfill {backfill_id} of {count} hospitals ({title.format(count=count)}): "
+                          f"{', '.join(assets)}")
+    finally:
+        catalog.dispose()
     return exit_code
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from .defs.automation.backfills import DEFAULT_HOSPITAL_ASSETS, open_hospital_keys
+    from .defs.tags import FORCE_TAG, STATE_TAG, TRIGGER_TAG
+
+    assets = [name.strip() for name in (args.assets or ",".join(DEFAULT_HOSPITAL_ASSETS)).split(",") if name.strip()]
+
+    def plans(catalog):
+        for state in (code.upper() for code in args.state):
+            tags = {STATE_TAG: state, TRIGGER_TAG: "cli_backfill", **({FORCE_TAG: "true"} if args.force else {})}
+            yield state, open_hospital_keys(catalog, state), tags, f"{state}: {{count}} hospitals" + (
+                " (forced)" if args.force else "")
+
+    return _launch_backfills(plans, assets=assets)
+
+
+def _cmd_reparse(args: argparse.Namespace) -> int:
+    from .defs.automation.backfills import open_hospital_keys
+    from .defs.tags import REPARSE_TAG, STATE_TAG, TRIGGER_TAG
+
+    extra = {REPARSE_TAG: "true"} if args.force else {}
+    how = "every file" if args.force else "files not parsed by the current parser"
+
+    def plans(catalog):
+        if args.hospital:
+            yield "hospitals", list(args.hospital), {TRIGGER_TAG: "reparse", **extra}, f"reparse {{count}} hospitals: {how}"
+            return
+        for state in (code.upper() for code in (args.state or load_settings().scan_states)):
+            keys = open_hospital_keys(catalog, state)
+            if keys or args.state:
+                yield state, keys, {STATE_TAG: state, TRIGGER_TAG: "reparse", **extra}, f"reparse {state}: {how}"
+
+    return _launch_backfills(plans, assets=["hospital_standard_charges"])
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -155,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--assets", help="comma-separated hospital assets (default: hospital_price_files)")
     backfill.add_argument("--force", action="store_true", help="re-fetch every file, changed or not")
     backfill.set_defaults(handler=_cmd_backfill)
+
+    reparse = commands.add_parser(
+        "reparse", help="launch backfills that parse hospitals' current files again (after a parser upgrade)"
+    )
+    reparse.add_argument("--state", action="append", help="a state code; repeat for several (default: all)")
+    reparse.add_argument("--hospital", action="append", help="a hospital key such as CA-<id>; repeat for several")
+    reparse.add_argument("--force", action="store_true", help="parse even files the current parser already parsed")
+    reparse.set_defaults(handler=_cmd_reparse)
 
     demo = commands.add_parser("demo", help="run the pipeline against the bundled sandbox and summarize")
     demo.add_argument("--port", type=int, default=DEFAULT_SANDBOX_PORT)

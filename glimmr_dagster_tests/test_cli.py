@@ -62,4 +62,4 @@ def test_glimmr_scan_then_backfill_a_state(tmp_path, sandbox):
     assert unknown.returncode == 2 and "unknown hospital assets: nope" in unknown.stderr
 
     empty = run([str(BIN / "glimmr"), "backfill", "--state", "WY"], env)
-    assert empty.returncode == 1 and "scan the state first" in empty.stdout
+    assert empty.returncode == 1 and "scan the state first (glimmr scan --state WY)" in empty.stdout

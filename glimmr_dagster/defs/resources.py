@@ -60,6 +60,15 @@ class PraIndexResource(dg.ConfigurableResource):
         return PraClient(settings, limiter=limiter)
 
 
+def s3_resource_from_environment():
+    """dagster-aws's S3 client settings for the raw store and the lake (MinIO, Spaces, AWS)."""
+    from dagster_aws.s3 import S3Resource
+
+    endpoint = os.environ.get("GLIMMR_S3_ENDPOINT_URL")
+    region = os.environ.get("GLIMMR_S3_REGION")
+    return S3Resource(endpoint_url=endpoint, region_name=region) if endpoint or region else S3Resource()
+
+
 def catalog_from_context(context: dg.SensorEvaluationContext) -> Catalog:
     """The catalog configured in the code location's resources.
 
@@ -75,8 +84,13 @@ def catalog_from_context(context: dg.SensorEvaluationContext) -> Catalog:
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    from .acquisition.resources import build_raw_store_resource
+    from .prices.resources import build_lake_resource
+
     pra = settings.pra
     return {
+        "raw_store": build_raw_store_resource(settings.data_dir),
+        "lake": build_lake_resource(settings.data_dir),
         # A PostgreSQL URL can carry a password: pass it by reference when it comes from the env.
         "catalog": CatalogResource(
             url=dg.EnvVar("GLIMMR_CATALOG_URL")

@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-import sqlalchemy as sa
 
 from glimmr_dagster.defs.automation.backfills import launch_state_backfill
 from glimmr_dagster.defs.automation.sensors import pra_file_change_sensor
@@ -145,29 +144,21 @@ def test_state_backfill_targets_the_states_open_hospitals_with_tags(defs, instan
     assert count == 3
     backfill = instance.get_backfill(backfill_id)
     assert backfill.tags["glimmr/force"] == "true" and backfill.tags["glimmr/state"] == "NV"
-    assert backfill.asset_selection == [dg.AssetKey("hospital_price_files")]
+    assert backfill.asset_selection == [dg.AssetKey("hospital_price_files"), dg.AssetKey("hospital_standard_charges")]
     target = backfill.asset_backfill_data.target_subset
     assert sorted(target.get_partitions_subset(dg.AssetKey("hospital_price_files")).get_partition_keys()) == [
         "NV-h0000", "NV-h0001", "NV-h0002"]
     assert set(instance.get_dynamic_partitions("hospitals")) >= {"NV-h0000", "NV-h0001", "NV-h0002"}
 
 
-def test_forced_run_refetches_files_that_did_not_change(defs, instance, env_catalog):
-    changes = add_hospitals(env_catalog, "NV", 1)
-    instance.add_dynamic_partitions("hospitals", changes.new)
-    job = defs.resolve_job_def("hospital_files_job")
-    first = job.execute_in_process(instance=instance, partition_key="NV-h0000")
-    unchanged = job.execute_in_process(instance=instance, partition_key="NV-h0000")
-    forced = job.execute_in_process(instance=instance, partition_key="NV-h0000", tags={"glimmr/force": "true"})
-
-    def files_metadata(result):
-        [event] = result.get_asset_materialization_events()
-        meta = event.materialization.metadata
-        return meta["files_new"].value, meta["files_changed"].value, meta["files_unchanged"].value
-
-    assert files_metadata(first) == (1, 0, 0)
-    assert files_metadata(unchanged) == (0, 0, 1)
-    assert files_metadata(forced) == (0, 1, 0)
-    with env_catalog.read() as conn:
-        row = conn.execute(sa.select(file_acquisitions)).one()
-    assert row.attempts == 0 and row.last_run_id == forced.run_id
+def test_full_refresh_job_launches_one_forced_backfill_per_state(defs, instance, env_catalog):
+    add_hospitals(env_catalog, "NV", 3)
+    add_hospitals(env_catalog, "UT", 2)
+    result = defs.resolve_job_def("full_refresh_job").execute_in_process(instance=instance)
+    assert result.success
+    backfills = {b.tags["glimmr/state"]: b for b in instance.get_backfills()}
+    assert set(backfills) == {"NV", "UT"}
+    assert all(b.tags["glimmr/force"] == "true" and b.tags["glimmr/trigger"] == "full_refresh"
+               for b in backfills.values())
+    nv = backfills["NV"].asset_backfill_data.target_subset.get_partitions_subset(dg.AssetKey("hospital_price_files"))
+    assert sorted(nv.get_partition_keys()) == ["NV-h0000", "NV-h0001", "NV-h0002"]

@@ -62,3 +62,16 @@ def test_temp_files_older_than_the_retention_are_pruned(tmp_path):
     assert not stale.exists() and not stale.parent.exists()
     assert fresh.exists()
     assert (report.temp_files_deleted, report.temp_bytes_deleted) == (1, 100)
+
+
+def test_cleanup_job_runs_against_the_instance_and_data_directory(defs, instance, data_env):
+    stale = data_env / "raw" / ".staging" / "tmp" / "part-old"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"partial download")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    result = defs.resolve_job_def("cleanup_job").execute_in_process(instance=instance)
+    assert result.success
+    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = output.event_specific_data.metadata
+    assert metadata["staged_downloads_deleted"].value == 1 and not stale.exists()

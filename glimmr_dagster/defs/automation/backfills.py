@@ -22,7 +22,7 @@ from ..partitions import HOSPITAL_PARTITIONS_NAME
 from ..tags import FORCE_TAG, STATE_TAG, TRIGGER_TAG
 
 # The hospital assets a backfill materializes unless told otherwise.
-DEFAULT_HOSPITAL_ASSETS: tuple[str, ...] = ("hospital_price_files",)
+DEFAULT_HOSPITAL_ASSETS: tuple[str, ...] = ("hospital_price_files", "hospital_standard_charges")
 
 
 def open_hospital_keys(catalog: Catalog, state: str) -> list[str]:
@@ -47,7 +47,25 @@ def launch_state_backfill(
     trigger: str = "backfill",
 ) -> tuple[str | None, int]:
     """Launch a backfill of a state's open hospitals; returns (backfill id, hospitals) or (None, 0)."""
-    keys = open_hospital_keys(catalog, state)
+    tags = {FORCE_TAG: "true"} if force else {}
+    return launch_hospital_backfill(
+        instance, asset_graph, open_hospital_keys(catalog, state), asset_names=asset_names,
+        tags={STATE_TAG: state, TRIGGER_TAG: trigger, **tags},
+        title=f"{state}: {{count}} hospitals" + (" (forced)" if force else ""),
+    )
+
+
+def launch_hospital_backfill(
+    instance: dg.DagsterInstance,
+    asset_graph: BaseAssetGraph,
+    keys: Sequence[str],
+    *,
+    asset_names: Sequence[str],
+    tags: dict[str, str],
+    title: str,
+) -> tuple[str | None, int]:
+    """Launch a backfill of explicit hospital keys; `{count}` in the title becomes their number."""
+    keys = sorted(keys)
     known = set(instance.get_dynamic_partitions(HOSPITAL_PARTITIONS_NAME))
     missing = [key for key in keys if key not in known]
     if missing:
@@ -59,9 +77,6 @@ def launch_state_backfill(
     unknown = [key.to_user_string() for key in asset_keys if not asset_graph.has(key)]
     if unknown:
         raise ValueError(f"unknown hospital assets: {', '.join(unknown)}")
-    tags = {STATE_TAG: state, TRIGGER_TAG: trigger}
-    if force:
-        tags[FORCE_TAG] = "true"
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(),
         asset_graph=asset_graph,
@@ -71,8 +86,8 @@ def launch_state_backfill(
         tags=tags,
         dynamic_partitions_store=instance,
         all_partitions=False,
-        title=f"{state}: {len(keys)} hospitals" + (" (forced)" if force else ""),
-        description=f"{trigger} of {', '.join(asset_names)} for {state}",
+        title=title.format(count=len(keys)),
+        description=f"{tags.get(TRIGGER_TAG, 'backfill')} of {', '.join(asset_names)}",
         run_config=None,
     )
     instance.add_backfill(backfill)

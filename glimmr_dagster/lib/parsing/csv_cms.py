@@ -1,0 +1,199 @@
+"""CMS CSV templates (v2.0–v3.0, tall and wide) → the standard-charges table.
+
+The header rows are read with Python's csv module; the data rows with polars' streaming CSV
+reader, in batches sized by the number of columns (a 1,300-column wide file gets a few thousand
+rows per batch), so memory stays flat whatever the file size. Rows longer than the header keep
+their extra cells in spare columns, counted as not carried; if a row is longer still, the read
+restarts with more spare columns rather than dropping cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import polars as pl
+
+from .encoding import remove_quietly, sniff_text_encoding, transcode_to_utf8
+from .errors import NotACmsTemplateError, ParseError, column_letter
+from .frames import RowConstants
+from .headers import (
+    cms_version,
+    describe_not_cms,
+    find_item_header,
+    general_data,
+    is_v3_general_data,
+    require_cms_columns,
+)
+from .result import FileMetadata, ParseResult, Provenance
+from .schema import SCHEMA_VERSION
+from .tabular import CmsRowProcessor, finish_payer_plans
+from .writer import write_table
+
+# Cells that are empty once read: unquoted empty fields are null already; "" (quoted) and
+# whitespace-only cells are not, and files that quote every field are common.
+EMPTY_CELLS = ["", " ", "  ", "   ", "\t"]
+# Cells per batch: a few hundred MB of strings in flight at most, whatever the width. A wide
+# file's row becomes dozens of table rows, so its batches hold fewer source cells.
+CELLS_PER_BATCH = 3_000_000
+WIDE_CELLS_PER_BATCH = 1_300_000
+MIN_BATCH_ROWS, MAX_BATCH_ROWS = 1_000, 400_000
+INITIAL_SPARE_COLUMNS = 2
+MAX_SPARE_COLUMNS = 4096
+
+
+class _RowsLongerThanSchema(Exception):
+    pass
+
+
+_COLUMN = re.compile(r"at column 'c(\d+)'")
+_FIELD = re.compile(r"Field `(.{0,60})", re.S)
+
+
+def _describe_csv_error(text: str, columns, first_row: int) -> tuple[str, str]:
+    """Location and explanation of a CSV syntax error reported by polars."""
+    where = f"row {first_row} or later"
+    m = _COLUMN.search(text)
+    if m:
+        index = int(m.group(1))
+        where = f"column {column_letter(index)} ({columns.label(index)!r}), {where}"
+    if "not properly escaped" in text:
+        field = _FIELD.search(text)
+        start = field.group(1).split("\n")[0] if field else ""
+        return where, (
+            "a quoted cell is never closed (expected a closing double quote, and quotes inside a "
+            f"cell doubled as \"\"); the cell starts with {start!r}"
+        )
+    first_line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return where, f"not readable as CSV: {first_line}"
+
+
+def read_leading_rows(path: Path, count: int = 4) -> list[list[str]]:
+    rows: list[list[str]] = []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            for row in csv.reader(handle):
+                rows.append(row)
+                if len(rows) >= count:
+                    break
+    except csv.Error as exc:
+        raise ParseError(path, f"row {len(rows) + 1}", f"not readable as CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:  # pragma: no cover - the file was checked or transcoded
+        raise ParseError(path, f"byte {exc.start}", "not valid UTF-8 after decoding") from exc
+    return rows
+
+
+def parse_cms_csv(
+    source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str,
+    work_dir: Path, layout_prefix: str = "csv",
+) -> ParseResult:
+    encoding = sniff_text_encoding(source_path)
+    text_path = source_path
+    transcoded = None
+    encoding_name = encoding.name
+    fallback_bytes = 0
+    try:
+        if encoding.needs_transcoding:
+            transcoded = work_dir / f".{out_path.name}.utf8.tmp"
+            try:
+                info = transcode_to_utf8(source_path, transcoded, encoding)
+            except ValueError as exc:
+                raise ParseError(source_path, None, str(exc)) from exc
+            text_path, encoding_name, fallback_bytes = info.path, info.encoding, info.fallback_bytes
+        rows = read_leading_rows(text_path)
+        header_index = find_item_header(rows)
+        if header_index is None:
+            raise NotACmsTemplateError(source_path, *describe_not_cms(rows))
+        header_row_number = header_index + 1
+        columns = require_cms_columns(source_path, rows[header_index], header_row_number)
+        if header_index >= 2:
+            metadata = general_data(rows[0], rows[1])
+            v3 = is_v3_general_data(rows[0]) or columns.has_v3_columns
+        else:
+            metadata = FileMetadata()
+            v3 = columns.has_v3_columns
+        width = max(len(r) for r in rows[: header_index + 1])
+        spare = INITIAL_SPARE_COLUMNS
+        while True:
+            result = ParseResult(
+                source_path=str(source_path),
+                format="csv" if layout_prefix == "csv" else layout_prefix,
+                layout=f"{layout_prefix}-{'wide' if columns.is_wide else 'tall'}",
+                cms_version=cms_version(metadata.version, v3),
+                encoding=encoding_name,
+                parser_version=parser_version,
+                schema_version=SCHEMA_VERSION,
+                metadata=metadata,
+                transcoded_bytes=fallback_bytes,
+            )
+            if header_index < 2:
+                result.warnings.append(
+                    "rows 1-2 (general data) are missing: the item header is row "
+                    f"{header_row_number}; file-level columns are empty"
+                )
+            result.warnings.extend(columns.warnings)
+            try:
+                _read_rows(source_path, text_path, out_path, columns, result, provenance, header_row_number, width + spare)
+                return result
+            except _RowsLongerThanSchema:
+                if spare >= MAX_SPARE_COLUMNS:
+                    raise ParseError(
+                        source_path, None,
+                        f"a data row has more than {width + spare} cells; the header has {len(columns.headers)}",
+                    ) from None
+                spare *= 8
+    finally:
+        remove_quietly(transcoded)
+
+
+def _read_rows(
+    source_path: Path, text_path: Path, out_path: Path, columns, result: ParseResult,
+    provenance: Provenance, header_row_number: int, width: int,
+) -> None:
+    meta = result.metadata
+    constants = RowConstants(
+        hospital_key=provenance.hospital_key,
+        file_sha256=provenance.file_sha256,
+        layout=result.layout,
+        schema_version=SCHEMA_VERSION,
+        parser_version=result.parser_version,
+        hospital_name=meta.hospital_name,
+        last_updated_on=meta.last_updated_on,
+        cms_version=result.cms_version,
+        location_names=meta.location_names,
+        license_number=meta.license_number,
+        license_state=meta.license_state,
+    )
+    processor = CmsRowProcessor(columns, result, constants, width)
+    cells = processor.cells
+    scan = pl.scan_csv(
+        text_path,
+        has_header=False,
+        skip_rows=header_row_number,
+        schema={name: pl.String for name in cells},
+        missing_columns="insert",
+        null_values=EMPTY_CELLS,
+        row_index_name="_row",
+        row_index_offset=header_row_number + 1,
+        raise_if_empty=False,
+    ).with_columns(processor.row_expressions())
+    cells_per_batch = WIDE_CELLS_PER_BATCH if columns.is_wide else CELLS_PER_BATCH
+    batch_rows = max(MIN_BATCH_ROWS, min(MAX_BATCH_ROWS, cells_per_batch // max(width, 1)))
+
+    def batches():
+        last_row = header_row_number
+        try:
+            for raw in scan.collect_batches(chunk_size=batch_rows):
+                if raw.height:
+                    last_row = int(raw["_row"][-1])
+                    yield from processor.process(raw)
+        except pl.exceptions.PolarsError as exc:
+            text = str(exc)
+            if "more fields than defined" in text:
+                raise _RowsLongerThanSchema() from exc
+            location, detail = _describe_csv_error(text, columns, last_row + 1)
+            raise ParseError(source_path, location, detail) from exc
+
+    write_table(batches(), out_path, parser_version=result.parser_version)
+    finish_payer_plans(processor)

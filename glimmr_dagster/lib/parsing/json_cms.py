@@ -1,0 +1,731 @@
+"""CMS JSON templates (v2.0–v3.0) → the standard-charges table, streamed item by item.
+
+Files reach 5 GB, so the document is never held: ijson's C parser (yajl2) yields the
+`standard_charge_information` items one at a time; the items are flattened into three levels
+(item, standard charge, payer) and turned into Arrow arrays a thousand payer records at a time
+(small batches keep the parsed objects in the CPU cache, which matters more than anything else
+here), then normalized and written like CSV rows.
+
+The root's other keys (hospital name, dates, locations, license, attestation, modifiers, ...)
+usually come before the items, sometimes after (CMS's own v3 example puts `modifier_information`
+last). They are read with a second, event-level parser that only sees the bytes before the item
+array, and, for the bytes after it, the tail of the file from the end of the last item.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ijson
+import polars as pl
+import pyarrow as pa
+
+from glimmr_dagster.lib import normalize as nz
+
+from .dedup import SeenRows
+from .encoding import remove_quietly, sniff_text_encoding, transcode_to_utf8
+from .errors import NotACmsTemplateError, ParseError
+from .frames import Labels, RowConstants, assemble, normalize_level
+from .headers import cms_version
+from .result import EXAMPLES_PER_REASON, FileMetadata, ParseResult, Provenance
+from .schema import SCHEMA_VERSION
+from .writer import write_table
+
+CHUNK_BYTES = 64 * 1024
+# Payer records converted to Arrow at a time (small: the Python objects stay in cache) and table
+# rows per normalized batch (large: fixed per-batch costs are paid rarely).
+PAYERS_PER_CONVERSION = 1_000
+ROWS_PER_BATCH = 150_000
+# Bytes of the file kept after the last item seen, to read the root keys that follow the items.
+TAIL_LIMIT = 256 * 1024 * 1024
+HASH_SEED = 0x5EED
+
+ITEMS_PREFIX = "standard_charge_information.item"
+ROOT_KEYS_V3 = {"location_name", "type_2_npi", "attestation"}
+
+PAYER_FIELDS: dict[str, tuple[str, pa.DataType]] = {
+    # JSON key → (canonical field, Arrow type as published)
+    "payer_name": ("payer_name", pa.string()),
+    "plan_name": ("plan_name", pa.string()),
+    "standard_charge_dollar": ("negotiated_dollar", pa.float64()),
+    "standard_charge_percentage": ("negotiated_percentage", pa.float64()),
+    "standard_charge_algorithm": ("negotiated_algorithm", pa.string()),
+    "methodology": ("methodology", pa.string()),
+    "estimated_amount": ("estimated_amount", pa.float64()),
+    "median_amount": ("median_amount", pa.float64()),
+    "10th_percentile": ("percentile_10th", pa.float64()),
+    "90th_percentile": ("percentile_90th", pa.float64()),
+    "count": ("allowed_amount_count", pa.string()),
+    "additional_payer_notes": ("additional_payer_notes", pa.string()),
+}
+PAYER_KEYS = frozenset(PAYER_FIELDS)
+PAYER_STRUCT = pa.struct([pa.field(key, arrow_type) for key, (_, arrow_type) in PAYER_FIELDS.items()])
+CHARGE_FIELDS = {
+    "setting": "setting",
+    "gross_charge": "gross_charge",
+    "discounted_cash": "discounted_cash",
+    "minimum": "deidentified_min",
+    "maximum": "deidentified_max",
+    "additional_generic_notes": "additional_generic_notes",
+    "billing_class": "billing_class",
+    "modifier_code": "modifiers",
+}
+CHARGE_KEYS = set(CHARGE_FIELDS) | {"payers_information"}
+ITEM_KEYS = {"description", "code_information", "drug_information", "standard_charges"}
+NUMBER_KEYS = {"gross_charge", "discounted_cash", "minimum", "maximum"}
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _column(values: list, numeric: bool) -> pa.Array:
+    """An Arrow array of published values: float64 when every value is a number, else text
+    (numbers written as JSON strings, "$12.00", are then parsed by the normalizer)."""
+    if numeric:
+        try:
+            return pa.array(values, type=pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else (v if isinstance(v, str) else _text(v)) for v in values], type=pa.string())
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    return None  # objects and arrays where text belongs: not carried
+
+
+@dataclass
+class _Batch:
+    """Flattened records of a run of items, built column by column."""
+
+    item_index: list[int] = field(default_factory=list)  # per item row
+    item_fields: dict[str, list] = field(default_factory=dict)
+    charge_item: list[int] = field(default_factory=list)  # per standard-charge row: item row
+    charge_index: list[int] = field(default_factory=list)  # position within the item's list
+    charge_fields: dict[str, list] = field(default_factory=lambda: {k: [] for k in CHARGE_FIELDS})
+    payer_charge: list[int] = field(default_factory=list)  # per payer row: charge row
+    payer_index: list[int] = field(default_factory=list)  # position within payers_information, -1 none
+    payer_arrays: list[pa.Array] = field(default_factory=list)
+    pending_payers: list = field(default_factory=list)
+
+
+class _JsonReader:
+    def __init__(self, source_path: Path, result: ParseResult, constants: RowConstants) -> None:
+        self.source_path = source_path
+        self.result = result
+        self.constants = constants
+        self.seen = SeenRows()
+        self.labels = Labels(
+            by_field={
+                **{field_: f"standard_charge_information[].standard_charges[].payers_information[].{key}" for key, (field_, _) in PAYER_FIELDS.items()},
+                **{field_: f"standard_charge_information[].standard_charges[].{key}" for key, field_ in CHARGE_FIELDS.items()},
+                "description": "standard_charge_information[].description",
+                "drug_unit_of_measurement": "standard_charge_information[].drug_information.unit",
+                "drug_type_of_measurement": "standard_charge_information[].drug_information.type",
+            }
+        )
+        self.payer_plans: set[tuple[str | None, str | None]] = set()
+        self.max_codes = 0
+
+    # -- flattening ----------------------------------------------------------------------------
+
+    def _not_carried(self, where: str, count: int = 1) -> None:
+        self.result.cells_not_carried[where] += count
+
+    def add_item(self, batch: _Batch, index: int, item: Any) -> None:
+        result = self.result
+        if not isinstance(item, dict):
+            result.rows_read += 1
+            result.rejects.add(
+                "not_an_object", 1,
+                [f"/standard_charge_information/{index}"] if len(result.rejects.examples.get("not_an_object", [])) < EXAMPLES_PER_REASON else [],
+            )
+            return
+        row = len(batch.item_index)
+        batch.item_index.append(index)
+        fields = batch.item_fields
+        if not fields:
+            fields.update(description=[], drug_unit_of_measurement=[], drug_type_of_measurement=[])
+            for slot in range(1, self.max_codes + 1):
+                fields[f"code_{slot}"] = []
+                fields[f"code_type_{slot}"] = []
+        fields["description"].append(item.get("description"))
+        codes = item.get("code_information")
+        if isinstance(codes, list):
+            if len(codes) > self.max_codes:
+                for slot in range(self.max_codes + 1, len(codes) + 1):
+                    fields[f"code_{slot}"] = [None] * row
+                    fields[f"code_type_{slot}"] = [None] * row
+                self.max_codes = len(codes)
+            for slot in range(1, self.max_codes + 1):
+                entry = codes[slot - 1] if slot <= len(codes) else None
+                if isinstance(entry, dict):
+                    fields[f"code_{slot}"].append(entry.get("code"))
+                    fields[f"code_type_{slot}"].append(entry.get("type"))
+                    extra = entry.keys() - {"code", "type"}
+                    for key in extra:
+                        if not _is_empty(entry[key]):
+                            self._not_carried(f"standard_charge_information[].code_information[].{key}")
+                else:
+                    fields[f"code_{slot}"].append(None)
+                    fields[f"code_type_{slot}"].append(None)
+                    if entry is not None and not _is_empty(entry):
+                        self._not_carried("standard_charge_information[].code_information[]")
+        else:
+            for slot in range(1, self.max_codes + 1):
+                fields[f"code_{slot}"].append(None)
+                fields[f"code_type_{slot}"].append(None)
+            if not _is_empty(codes):
+                self._not_carried("standard_charge_information[].code_information")
+        drug = item.get("drug_information")
+        if not isinstance(drug, dict):
+            if not _is_empty(drug):
+                self._not_carried("standard_charge_information[].drug_information")
+            drug = {}
+        fields["drug_unit_of_measurement"].append(drug.get("unit"))
+        fields["drug_type_of_measurement"].append(drug.get("type"))
+        for key in drug.keys() - {"unit", "type"}:
+            if not _is_empty(drug[key]):
+                self._not_carried(f"standard_charge_information[].drug_information.{key}")
+        for key in item.keys() - ITEM_KEYS:
+            if not _is_empty(item[key]):
+                self._not_carried(f"standard_charge_information[].{key}")
+        charges = item.get("standard_charges")
+        if not isinstance(charges, list) or not charges:
+            if not _is_empty(charges):
+                self._not_carried("standard_charge_information[].standard_charges")
+            self._add_charge(batch, row, -1, {})
+            return
+        for position, charge in enumerate(charges):
+            if not isinstance(charge, dict):
+                result.rows_read += 1
+                result.rejects.add("not_an_object", 1, [f"/standard_charge_information/{index}/standard_charges/{position}"])
+                continue
+            self._add_charge(batch, row, position, charge)
+
+    def _add_charge(self, batch: _Batch, item_row: int, position: int, charge: dict) -> None:
+        charge_row = len(batch.charge_item)
+        batch.charge_item.append(item_row)
+        batch.charge_index.append(position)
+        for key, values in batch.charge_fields.items():
+            values.append(charge.get(key))
+        extra = charge.keys() - CHARGE_KEYS
+        for key in extra:
+            if not _is_empty(charge[key]):
+                self._not_carried(f"standard_charge_information[].standard_charges[].{key}")
+        payers = charge.get("payers_information")
+        if isinstance(payers, list) and payers:
+            batch.pending_payers.extend(payers)
+            batch.payer_charge.extend(itertools.repeat(charge_row, len(payers)))
+            batch.payer_index.extend(range(len(payers)))
+            if len(batch.pending_payers) >= PAYERS_PER_CONVERSION:
+                self._convert_payers(batch)
+        else:
+            if not _is_empty(payers):
+                self._not_carried("standard_charge_information[].standard_charges[].payers_information")
+            batch.pending_payers.append(None)
+            batch.payer_charge.append(charge_row)
+            batch.payer_index.append(-1)
+
+    def _convert_payers(self, batch: _Batch) -> None:
+        payers = batch.pending_payers
+        if not payers:
+            return
+        try:
+            # Keys outside the CMS set, or values of the wrong shape, take the careful path.
+            keys = set().union(*(p for p in payers if p is not None))
+            if keys <= PAYER_KEYS:
+                array = pa.array(payers, type=PAYER_STRUCT)
+            else:
+                array = self._convert_payers_carefully(payers)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            array = self._convert_payers_carefully(payers)
+        batch.payer_arrays.append(array)
+        payers.clear()
+
+    def _convert_payers_carefully(self, payers: list) -> pa.Array:
+        columns: dict[str, list] = {key: [] for key in PAYER_FIELDS}
+        for payer in payers:
+            if not isinstance(payer, dict):
+                payer = {} if payer is None else {"__not_an_object__": payer}
+            for key, values in columns.items():
+                values.append(payer.get(key))
+            for key in payer.keys() - PAYER_FIELDS.keys():
+                if not _is_empty(payer[key]):
+                    self._not_carried(f"standard_charge_information[].standard_charges[].payers_information[].{key}")
+        arrays, names = [], []
+        for key, values in columns.items():
+            arrow_type = PAYER_FIELDS[key][1]
+            column = _column(values, numeric=arrow_type == pa.float64())
+            if column.type == pa.string():
+                for i, v in enumerate(values):
+                    if v is not None and not isinstance(v, (str, int, float, bool)) and not _is_empty(v):
+                        self._not_carried(f"standard_charge_information[].standard_charges[].payers_information[].{key}")
+            arrays.append(column)
+            names.append(key)
+        return pa.StructArray.from_arrays(arrays, names=names)
+
+    # -- batches -------------------------------------------------------------------------------
+
+    def flush(self, batch: _Batch) -> pl.DataFrame | None:
+        self._convert_payers(batch)
+        if not batch.payer_charge:
+            return None
+        result = self.result
+        payer_struct = pa.concat_arrays(batch.payer_arrays) if len(batch.payer_arrays) > 1 else batch.payer_arrays[0]
+        payer_frame = pl.from_arrow(
+            pa.RecordBatch.from_struct_array(payer_struct) if payer_struct.type.num_fields else pa.table({})
+        )
+        payer_frame = payer_frame.rename({key: PAYER_FIELDS[key][0] for key in payer_frame.columns})
+        charge_frame = pl.from_arrow(
+            pa.table(
+                {
+                    CHARGE_FIELDS[key]: (
+                        _column(values, numeric=key in NUMBER_KEYS)
+                        if key != "modifier_code"
+                        else pa.array([_modifier_list(v) for v in values], type=pa.list_(pa.string()))
+                    )
+                    for key, values in batch.charge_fields.items()
+                }
+            )
+        )
+        item_frame = pl.from_arrow(
+            pa.table(
+                {
+                    name: _column(values, numeric=name == "drug_unit_of_measurement")
+                    for name, values in batch.item_fields.items()
+                }
+            )
+        )
+        payer_charge = pl.Series(batch.payer_charge, dtype=pl.Int64)
+        payer_index = pl.Series(batch.payer_index, dtype=pl.Int64)
+        charge_item = pl.Series(batch.charge_item, dtype=pl.Int64)
+        charge_index = pl.Series(batch.charge_index, dtype=pl.Int64)
+        item_index = pl.Series(batch.item_index, dtype=pl.Int64)
+        row_item = charge_item.gather(payer_charge)
+        n = len(payer_charge)
+        result.rows_read += n
+
+        # Empty payer objects ({}) carry nothing: count them as rejected, not as rows.
+        payer_present = payer_index >= 0
+        payer_cols = payer_frame.columns
+        empty_payer = payer_present & ~payer_frame.select(
+            pl.any_horizontal([pl.col(c).is_not_null() for c in payer_cols]) if payer_cols else pl.lit(False)
+        ).to_series()
+        # A record's content hash combines its item's, its standard charge's and its own, each
+        # level hashed once. Code slots are joined so that a batch with more (empty) slots hashes
+        # an item the same way.
+        code_columns = [c for c in item_frame.columns if c.startswith("code_")]
+        item_hash = item_frame.select(
+            pl.struct(
+                pl.all().exclude(code_columns),
+                pl.concat_str([pl.col(c).cast(pl.String) for c in code_columns], separator="\x1f", ignore_nulls=True).alias("_codes"),
+            ).hash(HASH_SEED)
+        ).to_series()
+        charge_hash = charge_frame.with_columns(pl.col("modifiers").list.join("|")).select(pl.struct(pl.all()).hash(HASH_SEED)).to_series()
+        payer_hash = payer_frame.select(pl.struct(pl.all()).hash(HASH_SEED)).to_series() if payer_cols else pl.repeat(0, n, eager=True, dtype=pl.UInt64)
+        hashes = pl.DataFrame({"i": item_hash.gather(row_item), "c": charge_hash.gather(payer_charge), "p": payer_hash}).select(
+            pl.struct(pl.all()).hash(HASH_SEED)
+        ).to_series()
+        first = self.seen.first_occurrences(hashes)
+        item_number = item_index.gather(row_item).cast(pl.String)
+        charge_number = charge_index.gather(payer_charge)
+        paths = pl.select(
+            pl.concat_str(
+                pl.lit("/standard_charge_information/"), pl.lit(item_number),
+                pl.lit("/standard_charges/"), pl.lit(charge_number.cast(pl.String)),
+                pl.lit("/payers_information/"), pl.lit(payer_index.cast(pl.String)),
+            )
+        ).to_series()
+        if not payer_present.all():
+            # Standard charges without payers, and items without standard charges.
+            shorter = pl.select(
+                pl.when(pl.lit(charge_number) >= 0)
+                .then(pl.concat_str(pl.lit("/standard_charge_information/"), pl.lit(item_number), pl.lit("/standard_charges/"), pl.lit(charge_number.cast(pl.String))))
+                .otherwise(pl.concat_str(pl.lit("/standard_charge_information/"), pl.lit(item_number)))
+            ).to_series()
+            paths = pl.select(pl.when(pl.lit(payer_present)).then(pl.lit(paths)).otherwise(pl.lit(shorter))).to_series()
+        if empty_payer.any():
+            result.rejects.add("empty_record", int(empty_payer.sum()), paths.filter(empty_payer).head(EXAMPLES_PER_REASON).to_list())
+        duplicate = ~first & ~empty_payer
+        if duplicate.any():
+            count = int(duplicate.sum())
+            result.rejects.add("duplicate_row", count, [f"{p} (repeats an earlier record exactly)" for p in paths.filter(duplicate).head(EXAMPLES_PER_REASON).to_list()])
+            result.duplicates_dropped += count
+        keep = first & ~empty_payer
+        result.source_rows_landed += int(keep.sum())
+
+        # Normalize each level once, then gather to the kept rows.
+        kept_charge = payer_charge.filter(keep)
+        kept_item = row_item.filter(keep)
+        item_level = normalize_level(item_frame, result, self.labels, count_codes=True)
+        charge_level = normalize_level(charge_frame, result, self.labels)
+        payer_level = normalize_level(payer_frame.filter(keep), result, self.labels)
+        table = assemble(
+            int(keep.sum()),
+            [item_level.gather(kept_item), charge_level.gather(kept_charge), payer_level],
+            self.constants,
+            result,
+            source_json_path=paths.filter(keep),
+        )
+        result.rows_written += table.height
+        if "payer_name" in table.columns:
+            self.payer_plans.update(table.select("payer_name", "plan_name").unique().iter_rows())
+        return table
+
+    def modifier_rows(self, modifiers: Any) -> pl.DataFrame | None:
+        """`modifier_information` entries: one row per modifier × payer/plan (or per modifier)."""
+        if not isinstance(modifiers, list) or not modifiers:
+            return None
+        result = self.result
+        records: list[dict] = []
+        for i, modifier in enumerate(modifiers):
+            path = f"/modifier_information/{i}"
+            if not isinstance(modifier, dict):
+                result.rows_read += 1
+                result.rejects.add("not_an_object", 1, [path])
+                continue
+            base = {
+                "description": modifier.get("description"),
+                "modifiers": _modifier_list(modifier.get("code")),
+                "setting": modifier.get("setting"),
+            }
+            for key in modifier.keys() - {"description", "code", "setting", "modifier_payer_information"}:
+                if not _is_empty(modifier[key]):
+                    self._not_carried(f"modifier_information[].{key}")
+            payers = modifier.get("modifier_payer_information")
+            if isinstance(payers, list) and payers:
+                for k, payer in enumerate(payers):
+                    result.rows_read += 1
+                    if not isinstance(payer, dict):
+                        result.rejects.add("not_an_object", 1, [f"{path}/modifier_payer_information/{k}"])
+                        continue
+                    for key in payer.keys() - {"payer_name", "plan_name", "description"}:
+                        if not _is_empty(payer[key]):
+                            self._not_carried(f"modifier_information[].modifier_payer_information[].{key}")
+                    records.append(
+                        {**base, "payer_name": payer.get("payer_name"), "plan_name": payer.get("plan_name"),
+                         "additional_payer_notes": payer.get("description"),
+                         "_path": f"{path}/modifier_payer_information/{k}"}
+                    )
+            else:
+                result.rows_read += 1
+                records.append({**base, "_path": path})
+        if not records:
+            return None
+        frame = pl.DataFrame(
+            records,
+            schema={"description": pl.String, "modifiers": pl.List(pl.String), "setting": pl.String,
+                    "payer_name": pl.String, "plan_name": pl.String, "additional_payer_notes": pl.String,
+                    "_path": pl.String},
+        )
+        result.source_rows_landed += frame.height
+        level = normalize_level(frame.drop("_path"), result, self.labels)
+        table = assemble(frame.height, [level], self.constants, result, source_json_path=frame["_path"])
+        result.rows_written += table.height
+        self.payer_plans.update(table.select("payer_name", "plan_name").unique().iter_rows())
+        return table
+
+
+def _modifier_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        parts = [str(v).strip() for v in value if v is not None and str(v).strip()]
+    else:
+        parts = nz.split_pipe_list(str(value))
+    return parts or None
+
+
+# -- root metadata --------------------------------------------------------------------------------
+
+
+class _RootCollector:
+    """Collects the root object's keys other than the items from a stream of parser events."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.builder: ijson.common.ObjectBuilder | None = None
+        self.key: str | None = None
+        self.items_started = False
+
+    def event(self, prefix: str, event: str, value: Any) -> bool:
+        """Feed one event; True once the item array starts (stop feeding head events)."""
+        if prefix == "" and event == "map_key":
+            self.key = value
+            return False
+        if prefix == "standard_charge_information" and event == "start_array":
+            self.items_started = True
+            return True
+        if self.key is None or prefix == "":
+            return False
+        if self.builder is None:
+            self.builder = ijson.common.ObjectBuilder()
+        self.builder.event(event, value)
+        if prefix == self.key and event in ("end_map", "end_array", "string", "number", "boolean", "null"):
+            self.values[self.key] = self.builder.value
+            self.builder = None
+            self.key = None
+        return False
+
+
+def _read_head(path: Path, skip: int) -> tuple[dict[str, Any], bool]:
+    collector = _RootCollector()
+    with open(path, "rb") as handle:
+        handle.seek(skip)
+        try:
+            for prefix, event, value in ijson.parse(handle, use_float=True):
+                if prefix == "" and event == "start_array":
+                    raise NotACmsTemplateError(path, "$", "the JSON root is an array; a CMS file is an object with standard_charge_information")
+                if collector.event(prefix, event, value):
+                    return collector.values, True
+        except ijson.JSONError as exc:
+            raise ParseError(path, "$", f"invalid JSON before the items: {exc}") from exc
+    return collector.values, False
+
+
+# A "}" closing an item, then the "]" closing the array, then "," or the root's "}". Lookahead, so
+# that the candidates may overlap (the "}" of one can be inside another's match).
+_ITEMS_END = re.compile(rb"\}(?=\s*\]\s*([,}]))")
+
+
+def _read_tail(path: Path, tail: bytes) -> dict[str, Any]:
+    """The root keys after the item array, from the bytes that follow the last item's start."""
+    for match in _ITEMS_END.finditer(tail):
+        after = tail.index(match.group(1), tail.index(b"]", match.end())) + 1
+        rest = tail[after:]
+        if match.group(1) == b"}":
+            if rest.strip() == b"":
+                return {}
+            continue
+        try:
+            return dict(ijson.kvitems(b"{" + rest, "", use_float=True))
+        except ijson.JSONError:
+            continue
+    raise ParseError(path, "$ (after standard_charge_information)", "could not find the end of the standard_charge_information array")
+
+
+def _metadata_from_root(root: dict[str, Any]) -> FileMetadata:
+    meta = FileMetadata()
+    meta.hospital_name = _text_value(root.get("hospital_name"))
+    meta.last_updated_on_as_published = _text_value(root.get("last_updated_on"))
+    meta.last_updated_on = nz.parse_date(meta.last_updated_on_as_published)
+    meta.version = _text_value(root.get("version"))
+    locations = root.get("location_name", root.get("hospital_location"))
+    meta.location_names = _text_list(locations)
+    meta.hospital_addresses = _text_list(root.get("hospital_address"))
+    meta.type_2_npi = _text_list(root.get("type_2_npi"))
+    license_info = root.get("license_information")
+    if isinstance(license_info, dict):
+        meta.license_number = _text_value(license_info.get("license_number"))
+        meta.license_state = (_text_value(license_info.get("state")) or "").upper() or None
+    attestation = root.get("attestation", root.get("affirmation"))
+    if isinstance(attestation, dict):
+        meta.attestation_text = _text_value(attestation.get("attestation", attestation.get("affirmation")))
+        meta.attestation_confirmed = nz.parse_bool(attestation.get("confirm_attestation", attestation.get("confirm_affirmation")))
+        meta.attester_name = _text_value(attestation.get("attester_name"))
+    meta.financial_aid_policy = _text_value(root.get("financial_aid_policy"))
+    meta.general_contract_provisions = root.get("general_contract_provisions")
+    known = {"hospital_name", "last_updated_on", "version", "location_name", "hospital_location",
+             "hospital_address", "type_2_npi", "license_information", "attestation", "affirmation",
+             "financial_aid_policy", "general_contract_provisions", "modifier_information",
+             "standard_charge_information"}
+    for key, value in root.items():
+        if key not in known:
+            meta.extra[key] = value
+    return meta
+
+
+def _text_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    return _text(value)
+
+
+def _text_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    if isinstance(value, str):
+        return nz.split_pipe_list(value)
+    return []
+
+
+def _constants(provenance: Provenance, result: ParseResult, meta: FileMetadata) -> RowConstants:
+    return RowConstants(
+        hospital_key=provenance.hospital_key,
+        file_sha256=provenance.file_sha256,
+        layout="json",
+        schema_version=SCHEMA_VERSION,
+        parser_version=result.parser_version,
+        hospital_name=meta.hospital_name,
+        last_updated_on=meta.last_updated_on,
+        cms_version=result.cms_version,
+        location_names=meta.location_names,
+        license_number=meta.license_number,
+        license_state=meta.license_state,
+    )
+
+
+def parse_cms_json(
+    source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str, work_dir: Path
+) -> ParseResult:
+    encoding = sniff_text_encoding(source_path)
+    text_path, transcoded, fallback = source_path, None, 0
+    encoding_name = encoding.name
+    try:
+        if encoding.needs_transcoding:
+            transcoded = work_dir / f".{out_path.name}.utf8.tmp"
+            try:
+                info = transcode_to_utf8(source_path, transcoded, encoding)
+            except ValueError as exc:
+                raise ParseError(source_path, None, str(exc)) from exc
+            text_path, encoding_name, fallback = info.path, info.encoding, info.fallback_bytes
+        with open(text_path, "rb") as handle:
+            skip = len(codecs.BOM_UTF8) if handle.read(3) == codecs.BOM_UTF8 else 0
+        head, has_items = _read_head(text_path, skip)
+        if not has_items and "standard_charge_information" not in head:
+            raise NotACmsTemplateError(
+                source_path, "$",
+                "expected a JSON object with a standard_charge_information array; root keys are "
+                + (", ".join(sorted(head)[:10]) or "(none)"),
+            )
+        result = ParseResult(
+            source_path=str(source_path), format="json", layout="json",
+            cms_version="2", encoding=encoding_name, parser_version=parser_version,
+            schema_version=SCHEMA_VERSION, transcoded_bytes=fallback,
+        )
+        _read_items(source_path, text_path, skip, out_path, provenance, result, head)
+        return result
+    finally:
+        remove_quietly(transcoded)
+
+
+def _version_of(root: dict[str, Any]) -> str:
+    v3 = bool(ROOT_KEYS_V3 & root.keys())
+    return cms_version(_text_value(root.get("version")), v3)
+
+
+def _read_items(
+    source_path: Path, text_path: Path, skip: int, out_path: Path, provenance: Provenance,
+    result: ParseResult, head: dict[str, Any],
+) -> None:
+    result.metadata = _metadata_from_root(head)
+    result.cms_version = _version_of(head)
+    constants = _constants(provenance, result, result.metadata)
+    reader = _JsonReader(source_path, result, constants)
+    state: dict[str, Any] = {"root": head}
+
+    def batches():
+        batch = _Batch()
+        index = 0
+        with open(text_path, "rb") as handle:
+            handle.seek(skip)
+            tracked = _TrackingReader(handle, source_path)
+            items = ijson.items(tracked, ITEMS_PREFIX, use_float=True, buf_size=CHUNK_BYTES)
+            try:
+                for item in items:
+                    tracked.item_ended()
+                    reader.add_item(batch, index, item)
+                    index += 1
+                    if len(batch.payer_charge) >= ROWS_PER_BATCH:
+                        table = reader.flush(batch)
+                        batch = _Batch()
+                        if table is not None:
+                            yield table
+            except ijson.JSONError as exc:
+                start, end = tracked.last_range
+                raise ParseError(
+                    source_path,
+                    f"/standard_charge_information/{index} (bytes {start}-{end})",
+                    f"invalid JSON: {' '.join(str(exc).split())}",
+                ) from exc
+        table = reader.flush(batch)
+        if table is not None:
+            yield table
+        tail_root = _read_tail(source_path, tracked.tail()) if index > 0 else {}
+        state["root"] = {**head, **tail_root}
+        table = reader.modifier_rows(state["root"].get("modifier_information"))
+        if table is not None:
+            yield table
+
+    first_pass = out_path.with_name(f".{out_path.name}.items.tmp")
+    try:
+        write_table(batches(), first_pass, parser_version=result.parser_version)
+        root = state["root"]
+        result.metadata = _metadata_from_root(root)
+        result.cms_version = _version_of(root)
+        final = _constants(provenance, result, result.metadata)
+        if final != constants:
+            # Root keys that follow the items changed a per-row value: rewrite those columns.
+            _rewrite_constants(first_pass, out_path, final)
+        else:
+            os.replace(first_pass, out_path)
+    finally:
+        remove_quietly(first_pass)
+    result.payer_plans = len({k for k in reader.payer_plans if k != (None, None)})
+
+
+class _TrackingReader:
+    """The file as ijson reads it, keeping the bytes read since the last item ended.
+
+    The parser reads ahead in chunks, so an item that ends is somewhere in the chunk read last;
+    keeping that chunk (and the one before, in case the item ended exactly at a boundary) and
+    every chunk after gives the tail where the root's remaining keys are."""
+
+    def __init__(self, handle, source_path: Path) -> None:
+        self.handle = handle
+        self.source_path = source_path
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.offset = handle.tell()
+        self.last_range = (self.offset, self.offset)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size)
+        self.last_range = (self.offset, self.offset + len(chunk))
+        self.offset += len(chunk)
+        if chunk:
+            self.chunks.append(chunk)
+            self.size += len(chunk)
+            if self.size > TAIL_LIMIT + 2 * CHUNK_BYTES and len(self.chunks) > 2:
+                # Only reachable when no item ends for this long: a giant item or a giant tail.
+                self.chunks = self.chunks[-2:]
+                self.size = sum(len(c) for c in self.chunks)
+                self.truncated = True
+        return chunk
+
+    def item_ended(self) -> None:
+        if len(self.chunks) > 2:
+            self.chunks = self.chunks[-2:]
+            self.size = sum(len(c) for c in self.chunks)
+        self.truncated = False
+
+    def tail(self) -> bytes:
+        if getattr(self, "truncated", False):
+            raise ParseError(
+                self.source_path, "$ (after standard_charge_information)",
+                f"more than {TAIL_LIMIT} bytes follow the last item; expected the root's remaining keys",
+            )
+        return b"".join(self.chunks)
+
+
+def _rewrite_constants(source: Path, out_path: Path, constants: RowConstants) -> None:
+    frame = pl.scan_parquet(source)
+    schema = frame.collect_schema()
+    frame = frame.with_columns([pl.lit(v, dtype=schema[k]).alias(k) for k, v in constants.values().items()])
+    write_table(iter(frame.collect_batches()), out_path, parser_version=constants.parser_version)
