@@ -42,10 +42,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         runs = run_state_scans(build_definitions(settings), instance, states, trigger="cli", quiet=True)
     for run in runs:
         outcome = "ok" if run.success else f"FAILED: {run.error}"
+        roster = run.metadata.get("hospital_roster", {})
         counts = ", ".join(
-            f"{name} {run.metadata[name]}"
+            f"{name} {roster[name]}"
             for name in ("hospitals", "new", "changed", "removed", "unchanged", "skipped")
-            if name in run.metadata
+            if name in roster
         )
         print(f"{run.partition_key}: {outcome} {counts} ({run.seconds:.2f} s, run {run.run_id})")
     return 0 if all(run.success for run in runs) else 1

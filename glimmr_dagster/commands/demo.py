@@ -31,8 +31,11 @@ def sandbox_environment(url: str) -> dict[str, str]:
     }
 
 
-def _sum(outcomes: list[RunOutcome], name: str) -> int:
-    return sum(int(outcome.metadata.get(name, 0) or 0) for outcome in outcomes)
+ROSTER, FILES, CHARGES = "hospital_roster", "hospital_price_files", "hospital_standard_charges"
+
+
+def _sum(outcomes: list[RunOutcome], asset: str, name: str) -> int:
+    return sum(outcome.value(asset, name) for outcome in outcomes)
 
 
 def _seconds(value: float) -> str:
@@ -47,6 +50,17 @@ def _catalog_has_hospitals(settings) -> bool:
     try:
         with catalog.read() as conn:
             return conn.execute(sa.select(hospitals.c.hospital_key).limit(1)).first() is not None
+    finally:
+        catalog.dispose()
+
+
+def _prices_now(settings) -> list[dict]:
+    from ..lib.catalog import Catalog
+    from ..lib.standard_charges import current_price_files
+
+    catalog = Catalog(settings.catalog_url)
+    try:
+        return current_price_files(catalog)
     finally:
         catalog.dispose()
 
@@ -107,20 +121,28 @@ def run_demo(*, port: int, hospitals: int | None, seed: int | None, publish_frac
             hospital_runs = run_changed_hospitals(defs, instance, quiet=True)
             files_seconds = time.perf_counter() - files_began
             partitions = len(instance.get_dynamic_partitions("hospitals"))
+        current = _prices_now(settings)
 
     print()
     failed = _report_runs(f"PRA scan of {len(states)} states", scans, scan_seconds)
-    print(f"  hospitals found      {_sum(scans, 'hospitals')} (new {_sum(scans, 'new')}, changed "
-          f"{_sum(scans, 'changed')}, removed {_sum(scans, 'removed')}, unchanged {_sum(scans, 'unchanged')}; "
-          f"{_sum(scans, 'skipped')} records skipped)")
-    print(f"  price files listed   {_sum(scans, 'files_listed')} (new {_sum(scans, 'files_new')}, changed "
-          f"{_sum(scans, 'files_changed')}, unchanged {_sum(scans, 'files_unchanged')}, removed "
-          f"{_sum(scans, 'files_removed')})")
+    print(f"  hospitals found      {_sum(scans, ROSTER, 'hospitals')} (new {_sum(scans, ROSTER, 'new')}, changed "
+          f"{_sum(scans, ROSTER, 'changed')}, removed {_sum(scans, ROSTER, 'removed')}, unchanged "
+          f"{_sum(scans, ROSTER, 'unchanged')}; {_sum(scans, ROSTER, 'skipped')} records skipped)")
+    print(f"  price files listed   {_sum(scans, ROSTER, 'files_listed')} (new {_sum(scans, ROSTER, 'files_new')}, "
+          f"changed {_sum(scans, ROSTER, 'files_changed')}, unchanged {_sum(scans, ROSTER, 'files_unchanged')}, "
+          f"removed {_sum(scans, ROSTER, 'files_removed')})")
     print(f"  hospital partitions  {partitions}")
     failed += _report_runs("Hospitals with new or changed files (change sensor)", hospital_runs, files_seconds)
-    print(f"  price files          new {_sum(hospital_runs, 'files_new')}, changed "
-          f"{_sum(hospital_runs, 'files_changed')}, unchanged {_sum(hospital_runs, 'files_unchanged')}, "
-          f"failed {_sum(hospital_runs, 'files_failed')}; {_sum(hospital_runs, 'bytes'):,} bytes")
+    print(f"  downloads            new {_sum(hospital_runs, FILES, 'files_new')}, changed "
+          f"{_sum(hospital_runs, FILES, 'files_changed')}, unchanged {_sum(hospital_runs, FILES, 'files_unchanged')}, "
+          f"failed {_sum(hospital_runs, FILES, 'files_failed')}, reused from another hospital "
+          f"{_sum(hospital_runs, FILES, 'files_reused')}; {_sum(hospital_runs, FILES, 'bytes'):,} bytes")
+    print(f"  parsed into the lake files {_sum(hospital_runs, CHARGES, 'files_parsed')} parsed, "
+          f"{_sum(hospital_runs, CHARGES, 'files_reused')} reused, {_sum(hospital_runs, CHARGES, 'files_failed')} "
+          f"failed; rows read {_sum(hospital_runs, CHARGES, 'rows_read'):,}, written "
+          f"{_sum(hospital_runs, CHARGES, 'rows_written'):,}, rejected {_sum(hospital_runs, CHARGES, 'rows_rejected'):,}")
+    print(f"  prices now           {len(current)} Parquet files, {sum(f['rows_written'] for f in current):,} rows "
+          f"under {settings.lake_dir}")
     for outcome in failed:
         print(f"  FAILED {outcome.partition_key} (run {outcome.run_id}): {outcome.error}")
     print()

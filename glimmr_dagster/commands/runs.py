@@ -25,14 +25,21 @@ class RunOutcome:
     run_id: str
     success: bool
     seconds: float
-    metadata: dict[str, object] = field(default_factory=dict)
+    # Materialization metadata by asset name.
+    metadata: dict[str, dict[str, object]] = field(default_factory=dict)
     error: str = ""
 
+    def value(self, asset: str, name: str) -> int:
+        return int(self.metadata.get(asset, {}).get(name, 0) or 0)
 
-def _materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    for event in result.get_asset_materialization_events():
-        return {key: value.value for key, value in event.materialization.metadata.items()}
-    return {}
+
+def _materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
+    return {
+        event.materialization.asset_key.to_user_string(): {
+            key: value.value for key, value in event.materialization.metadata.items()
+        }
+        for event in result.get_asset_materialization_events()
+    }
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -59,7 +66,7 @@ def execute_partition(
         run_id=result.run_id,
         success=result.success,
         seconds=time.perf_counter() - began,
-        metadata=_materialization_metadata(result) if result.success else {},
+        metadata=_materialization_metadata(result),
         error="" if result.success else _failure_message(result),
     )
 
