@@ -17,6 +17,8 @@ POOL_LIMITS: dict[str, int] = {
     "pra_index": 1,
     # Hospital downloads in progress across all runs (hosts are capped again in each run).
     "downloads": 8,
+    # The warehouse has one writer at a time (DuckDB allows one read-write process per file).
+    "duckdb_writer": 1,
 }
 
 MANAGED_MARKER = "# Written by `glimmr init` from the project's dagster.yaml; edits are replaced.\n"

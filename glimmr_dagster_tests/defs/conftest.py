@@ -8,7 +8,11 @@ from glimmr_dagster.lib.settings import load_settings
 
 @pytest.fixture
 def instance(data_env):
+    """A test instance set up as the project's own setup sets one up (pool limits included)."""
+    from glimmr_dagster.commands.instance_setup import apply_pool_limits
+
     with dg.instance_for_test() as test_instance:
+        apply_pool_limits(test_instance)
         yield test_instance
 
 

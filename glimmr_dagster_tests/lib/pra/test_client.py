@@ -180,3 +180,15 @@ def test_facility_lookup_by_id(sandbox):
         again = client.facility(first.id, "CA")
         assert again == first
         assert client.facility("00000000-0000-0000-0000-000000000000") is None
+
+
+def test_connection_errors_are_retried_then_reported():
+    from glimmr_dagster_tests.services import free_port
+
+    settings = PraSettings(api_url=f"http://127.0.0.1:{free_port()}", storage_url="http://127.0.0.1:9",
+                           rate_limit=RateLimit.parse("off"), session_scheme="none", max_attempts=3,
+                           backoff_base_seconds=0.01, backoff_max_seconds=0.02)
+    with PraClient(settings) as client:
+        with pytest.raises(PraError, match=r"failed after 3 attempts: ConnectError"):
+            client.search_state("CA")
+        assert client.requests_sent == 3
