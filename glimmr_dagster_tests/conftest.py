@@ -73,3 +73,25 @@ def sandbox_env(sandbox, data_env, monkeypatch):
     monkeypatch.setenv("GLIMMR_PRA_RATE_LIMIT", "1000/60")
     monkeypatch.delenv("GLIMMR_PRA_SESSION_ID", raising=False)
     return sandbox
+
+
+@pytest.fixture
+def s3_env(monkeypatch):
+    """A real S3 API (moto's server) on loopback, a bucket `glimmr`, and the environment that
+    points the project at it. Yields a boto3 client for assertions."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                            "GLIMMR_S3_REGION": "us-east-1", "GLIMMR_S3_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket="glimmr")
+        yield client
+    finally:
+        server.stop()

@@ -165,29 +165,13 @@ def test_hospital_whose_files_all_fail_fails_the_run_with_the_messages(scanned, 
     assert sum(1 for e in result.all_events if e.event_type_value == "STEP_RESTARTED") == 0
 
 
-def test_s3_raw_store(scanned, defs, instance, env_catalog, monkeypatch):
-    import boto3
-    from moto.server import ThreadedMotoServer
-
+def test_s3_raw_store(scanned, instance, env_catalog, s3_env, monkeypatch):
     from glimmr_dagster.definitions import build_definitions
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                            "GLIMMR_S3_REGION": "us-east-1", "GLIMMR_S3_ENDPOINT_URL": endpoint,
-                            "GLIMMR_RAW_STORE": "s3://glimmr-raw/raw", "GLIMMR_ALLOW_HOSTS": "127.0.0.1"}.items():
-            monkeypatch.setenv(name, value)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket="glimmr-raw")
-        s3_defs = build_definitions(load_settings())
-        key = one_file_hospital(scanned)
-        result = run_hospital(s3_defs, instance, key)
-        assert result.success and meta(result)["files_new"] == 1
-        [row] = current_rows(env_catalog, key)
-        stored = client.head_object(Bucket="glimmr-raw", Key=f"raw/{row.sha256[:2]}/{row.sha256}.{row.kind}")
-        assert stored["ContentLength"] == row.size
-    finally:
-        server.stop()
+    monkeypatch.setenv("GLIMMR_RAW_STORE", "s3://glimmr/raw")
+    key = one_file_hospital(scanned)
+    result = run_hospital(build_definitions(load_settings()), instance, key)
+    assert result.success and meta(result)["files_new"] == 1
+    [row] = current_rows(env_catalog, key)
+    stored = s3_env.head_object(Bucket="glimmr", Key=f"raw/{row.sha256[:2]}/{row.sha256}.{row.kind}")
+    assert stored["ContentLength"] == row.size

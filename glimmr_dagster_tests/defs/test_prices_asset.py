@@ -111,31 +111,17 @@ def test_a_broken_file_fails_with_its_location_while_the_others_land(hospital, d
     assert failed.error and failed.sha256 == stored.sha256
 
 
-def test_s3_lake(hospital, defs, instance, env_catalog, monkeypatch):
-    import boto3
-    from moto.server import ThreadedMotoServer
-
+def test_s3_lake(hospital, instance, env_catalog, s3_env, monkeypatch):
     from glimmr_dagster.definitions import build_definitions
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                            "GLIMMR_S3_REGION": "us-east-1", "GLIMMR_S3_ENDPOINT_URL": endpoint,
-                            "GLIMMR_RAW_STORE": "s3://glimmr/raw", "GLIMMR_LAKE": "s3://glimmr/lake"}.items():
-            monkeypatch.setenv(name, value)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket="glimmr")
-        result = run_hospital(build_definitions(load_settings()), instance, hospital)
-        assert result.success
-        m = meta(result, "hospital_standard_charges")
-        [uri] = m["lake_paths"]
-        [sha] = [r.sha256 for r in current_rows_of(env_catalog, hospital)]
-        key = f"lake/prices/state={hospital[:2]}/hospital={hospital}/{sha}.parquet"
-        assert uri == f"s3://glimmr/{key}"
-        assert client.head_object(Bucket="glimmr", Key=key)["ContentLength"] > 0
-        assert materialization(result, "hospital_standard_charges").metadata["rows_written"].value > 0
-    finally:
-        server.stop()
+    monkeypatch.setenv("GLIMMR_RAW_STORE", "s3://glimmr/raw")
+    monkeypatch.setenv("GLIMMR_LAKE", "s3://glimmr/lake")
+    result = run_hospital(build_definitions(load_settings()), instance, hospital)
+    assert result.success
+    m = meta(result, "hospital_standard_charges")
+    [uri] = m["lake_paths"]
+    [sha] = [r.sha256 for r in current_rows_of(env_catalog, hospital)]
+    key = f"lake/prices/state={hospital[:2]}/hospital={hospital}/{sha}.parquet"
+    assert uri == f"s3://glimmr/{key}"
+    assert s3_env.head_object(Bucket="glimmr", Key=key)["ContentLength"] > 0
+    assert materialization(result, "hospital_standard_charges").metadata["rows_written"].value > 0
