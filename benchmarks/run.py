@@ -10,6 +10,7 @@ BENCHMARKS = [
     "benchmarks.roster_scan",
     "benchmarks.sensor_tick",
     "benchmarks.download",
+    "benchmarks.parsing.run",
 ]
 
 

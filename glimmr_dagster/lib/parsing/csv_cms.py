@@ -37,7 +37,7 @@ EMPTY_CELLS = ["", " ", "  ", "   ", "\t"]
 # Cells per batch: a few hundred MB of strings in flight at most, whatever the width. A wide
 # file's row becomes dozens of table rows, so its batches hold fewer source cells.
 CELLS_PER_BATCH = 3_000_000
-WIDE_CELLS_PER_BATCH = 1_300_000
+WIDE_CELLS_PER_BATCH = 1_000_000
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 1_000, 400_000
 INITIAL_SPARE_COLUMNS = 2
 MAX_SPARE_COLUMNS = 4096

@@ -376,6 +376,9 @@ def normalize_level(raw: pl.DataFrame, result: ParseResult, labels: Labels, *, c
             names.replace_strict(list(mapping), list(mapping.values()), default=None, return_dtype=pl.String)
             .alias("payer_name_normalized")
         )
+    # Dictionary-encoded columns take their final type here, at the level's own grain: gathering
+    # an item's values onto its many payer rows then copies small indices, not strings.
+    out = [s.cast(POLARS_SCHEMA[s.name]) if POLARS_SCHEMA.get(s.name) == pl.Categorical else s for s in out]
     return Level(pl.DataFrame(out) if out else pl.DataFrame(), ctx.flags)
 
 

@@ -144,7 +144,7 @@ class CmsRowProcessor:
         item_level = normalize_level(self._item_frame(batch), self.result, self.labels, count_codes=True)
         # Unpivot by stacking: each field's column is its block columns one after another, so
         # row b * n + r of the stack is block b of source row r; the last n rows are the
-        # "no payer" slot. A gather in row-major order then keeps the present ones.
+        # "no payer" slot, kept for rows that have no non-empty block.
         fields = sorted({name for block in blocks for name in block.columns})
         null = pl.repeat(None, n, dtype=pl.String, eager=True)
         cells = dict(zip(batch.columns, batch.get_columns()))
@@ -161,16 +161,20 @@ class CmsRowProcessor:
             if fields
             else pl.repeat(False, n * slots, eager=True)
         )
-        any_block = pl.repeat(False, n, eager=True)
-        for b in range(len(blocks)):
-            any_block = any_block | filled.slice(b * n, n)
-        filled = pl.concat([filled.slice(0, n * len(blocks)), ~any_block])
+        # Filter first (sequential over the stack's chunks), then put the few kept rows in
+        # row-major order: a random gather over the whole stack would cost far more.
         position = pl.int_range(0, n * slots, eager=True, dtype=pl.Int64)
-        order = (position % slots) * n + position // slots  # row-major: row r, then slot b
-        order = order.filter(filled.gather(order))
-        long = stacked[order]
-        src = order % n
-        block_index = (order // n).cast(pl.UInt32)
+        in_blocks = filled.slice(0, n * len(blocks))
+        covered = pl.repeat(False, n, eager=True).scatter((position.slice(0, n * len(blocks)).filter(in_blocks) % n).unique(), True)
+        filled = pl.concat([in_blocks, ~covered])
+        kept_position = position.filter(filled)
+        long = stacked.filter(filled)
+        key = (kept_position % n) * slots + kept_position // n
+        by_row = key.arg_sort()
+        long = long[by_row]
+        kept_position = kept_position.gather(by_row)
+        src = kept_position % n
+        block_index = (kept_position // n).cast(pl.UInt32)
         payer_level = normalize_level(long.with_columns(_block=block_index), self.result, self.labels)
         payer_level.frame = payer_level.frame.hstack(self.block_names[block_index].get_columns())
         table = assemble(
