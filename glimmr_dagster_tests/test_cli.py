@@ -63,3 +63,22 @@ def test_glimmr_scan_then_backfill_a_state(tmp_path, sandbox):
 
     empty = run([str(BIN / "glimmr"), "backfill", "--state", "WY"], env)
     assert empty.returncode == 1 and "scan the state first (glimmr scan --state WY)" in empty.stdout
+
+
+def test_glimmr_reparse_launches_parse_only_backfills(tmp_path, sandbox):
+    env = fresh_env(tmp_path, sandbox)
+    assert run([str(BIN / "glimmr"), "scan", "--state", "NY"], env).returncode == 0
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        keys = sorted(instance.get_dynamic_partitions("hospitals"))
+    by_state = run([str(BIN / "glimmr"), "reparse", "--state", "NY"], env)
+    assert by_state.returncode == 0, by_state.stderr[-3000:]
+    one = run([str(BIN / "glimmr"), "reparse", "--hospital", keys[0], "--force"], env)
+    assert one.returncode == 0, one.stderr[-3000:]
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        backfills = sorted(instance.get_backfills(), key=lambda b: b.backfill_timestamp)
+    assert [b.asset_selection for b in backfills] == [[dg.AssetKey("hospital_standard_charges")]] * 2
+    assert backfills[0].tags == {"glimmr/state": "NY", "glimmr/trigger": "reparse"}
+    assert backfills[1].tags == {"glimmr/trigger": "reparse", "glimmr/reparse": "true"}
+    target = backfills[1].asset_backfill_data.target_subset.get_partitions_subset(
+        dg.AssetKey("hospital_standard_charges"))
+    assert list(target.get_partition_keys()) == [keys[0]]
