@@ -64,7 +64,9 @@ def previous_version(versions: list[Version]) -> PreviousVersion | None:
     return PreviousVersion(
         etag=first.etag,
         last_modified=first.last_modified,
-        url=first.url if first.source == "mirror" else "",
+        # Validators belong to the URL that served them; a moved file is fetched in full (and
+        # still recognised as unchanged by its hashes).
+        url=first.url,
         sha256=first.raw_sha256,
         price_file_sha256s=tuple(v.sha256 for v in versions),
     )
@@ -111,12 +113,12 @@ def versions_from_outcome(
     )
     return [
         Version(sha256=member.sha256, kind=member.kind.value, size=member.size,
-                member_name=member.name if outcome.kind.value in ("zip", "gzip") else "", **common)
+                member_name=member.name if outcome.kind.is_archive else "", **common)
         for member in members
     ]
 
 
-def _mark(conn: Connection, hospital_key: str, fileid: str, keep: set[str], now: datetime) -> set[str]:
+def _mark(conn: Connection, hospital_key: str, fileid: str, keep: set[str]) -> set[str]:
     """Make exactly `keep` the current set; returns the hashes that were already stored."""
     conn.execute(
         file_versions.update()
@@ -169,7 +171,7 @@ def record_versions(
             timings=json.dumps({k: round(v, 3) for k, v in outcome.timings.items()}),
         )
     with catalog.write() as conn:
-        existing = _mark(conn, hospital_key, fileid, {v.sha256 for v in versions}, now)
+        existing = _mark(conn, hospital_key, fileid, {v.sha256 for v in versions})
         for version in versions:
             values = {**version.__dict__, **extra}
             if version.sha256 in existing:

@@ -175,3 +175,35 @@ def test_s3_raw_store(scanned, instance, env_catalog, s3_env, monkeypatch):
     [row] = current_rows(env_catalog, key)
     stored = s3_env.head_object(Bucket="glimmr", Key=f"raw/{row.sha256[:2]}/{row.sha256}.{row.kind}")
     assert stored["ContentLength"] == row.size
+
+
+def test_new_retrieved_with_the_same_bytes_is_a_304_and_stops_the_sensor_asking(scanned, defs, instance, env_catalog):
+    from glimmr_dagster.defs.automation.sensors import pra_file_change_sensor
+    from glimmr_dagster.lib.catalog.schema import file_records
+    from glimmr_dagster.lib.pra.records import FileRecord, parse_retrieved
+
+    key = one_file_hospital(scanned)
+    [fileid] = hospitals_by_files(scanned)[key]
+    run_hospital(defs, instance, key)
+    # PRA fetched the file again (a new `retrieved`) but the hospital did not change it.
+    with env_catalog.write() as conn:
+        row = conn.execute(sa.select(file_records).where(file_records.c.hospital_key == key)).one()
+        retrieved = "2030-01-01T00:00:00Z"
+        signature = FileRecord(fileid=fileid, retrieved=retrieved, retrieved_at=parse_retrieved(retrieved),
+                               size=row.size, url=row.url).signature()
+        conn.execute(file_records.update().where(file_records.c.hospital_key == key).values(
+            retrieved=retrieved, retrieved_at=parse_retrieved(retrieved), signature=signature))
+    def requested():
+        result = pra_file_change_sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        return {request.partition_key for request in result.run_requests}
+
+    assert key in requested()
+    result = run_hospital(defs, instance, key)
+    m = meta(result)
+    assert (m["files_new"], m["files_changed"], m["files_unchanged"], m["bytes"]) == (0, 0, 1, 0)
+    assert "304" in scanned.stats.file(fileid)["statuses"]
+    [version] = current_rows(env_catalog, key)
+    assert version.retrieved == retrieved  # the new `retrieved` was seen
+    assert key not in requested()
+    charges = meta(result, "hospital_standard_charges")
+    assert (charges["files_parsed"], charges["files_reused"]) == (0, 1)  # parsing reused, not redone
