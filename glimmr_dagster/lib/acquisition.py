@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .acquire import FAILED, Downloader, FetchOutcome, FileRequest, PreviousVersion, content_fingerprint
+from .acquire import FAILED, Downloader, FetchOutcome, FileRequest, content_fingerprint
 from .catalog import Catalog
 from .pra.records import FileRecord
 from .versions import (

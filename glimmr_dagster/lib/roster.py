@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from .catalog import Catalog
 from .catalog.schema import file_records, hospitals, state_scans

@@ -13,7 +13,7 @@ from glimmr_dagster.lib.roster import scan_state
 from glimmr_dagster.lib.settings import load_settings
 from glimmr_dagster.lib.standard_charges import current_price_files
 
-from .test_acquisition_asset import hospitals_by_files, materialization, meta, one_file_hospital, run_hospital
+from .test_acquisition_asset import materialization, meta, one_file_hospital, run_hospital
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """hospital_roster materialized as Dagster runs against the sandbox."""
 
-import dagster as dg
 import sqlalchemy as sa
 
 from glimmr_dagster.lib.catalog.schema import hospitals

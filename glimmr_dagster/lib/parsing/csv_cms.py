@@ -1,32 +1,37 @@
 """CMS CSV templates (v2.0–v3.0, tall and wide) → the standard-charges table.
 
 The header rows are read with Python's csv module; the data rows with polars' streaming CSV
-reader, in batches sized by the number of columns (a 1,300-column wide file gets a few thousand
-rows per batch), so memory stays flat whatever the file size. Rows longer than the header keep
-their extra cells in spare columns, counted as not carried; if a row is longer still, the read
-restarts with more spare columns rather than dropping cells.
+reader, in batches sized by the number of columns (a 1,300-column wide file gets a couple of
+thousand rows per batch), so memory stays flat whatever the file size. Rows longer than the
+header keep their extra cells in spare columns, counted as not carried; if a row is longer
+still, the read restarts with more spare columns rather than dropping cells.
+
+Encoding: only the head of the file is checked before reading (see
+`encoding.sniff_text_head`); polars refuses bytes that are not UTF-8 anywhere in a cell, and
+that error restarts the read from a transcoded copy. A valid UTF-8 file (nearly all of them) is
+thus read once, not twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import re
 from pathlib import Path
 
 import polars as pl
 
-from .encoding import remove_quietly, sniff_text_encoding, transcode_to_utf8
+from .encoding import not_utf8, remove_quietly, sniff_text_head, transcode_for_parsing
 from .errors import NotACmsTemplateError, ParseError, column_letter
 from .frames import RowConstants
 from .headers import (
     cms_version,
     describe_not_cms,
     find_item_header,
-    general_data,
-    is_v3_general_data,
-    require_cms_columns,
+    template_header,
 )
-from .result import FileMetadata, ParseResult, Provenance
+from .result import ParseResult, Provenance
 from .schema import SCHEMA_VERSION
 from .tabular import CmsRowProcessor, finish_payer_plans
 from .writer import write_table
@@ -34,17 +39,41 @@ from .writer import write_table
 # Cells that are empty once read: unquoted empty fields are null already; "" (quoted) and
 # whitespace-only cells are not, and files that quote every field are common.
 EMPTY_CELLS = ["", " ", "  ", "   ", "\t"]
-# Cells per batch: a few hundred MB of strings in flight at most, whatever the width. A wide
-# file's row becomes dozens of table rows, so its batches hold fewer source cells.
-CELLS_PER_BATCH = 3_000_000
-WIDE_CELLS_PER_BATCH = 1_000_000
+# Cells per batch: large batches make few queries (see tabular), while the text in flight stays
+# around a hundred MB whatever the width. A wide file's row becomes dozens of table rows, so
+# its batches hold fewer source cells (and several are normalized together, see tabular).
+CELLS_PER_BATCH = 6_000_000
+WIDE_CELLS_PER_BATCH = 2_500_000
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 1_000, 400_000
+# Bytes polars' CSV reader parses at a time (see _csv_read_chunk).
+READ_CHUNK_BYTES = 1 << 20
 INITIAL_SPARE_COLUMNS = 2
 MAX_SPARE_COLUMNS = 4096
 
 
+@contextlib.contextmanager
+def _csv_read_chunk(size: int):
+    """Polars' streaming CSV reader parses the file in chunks of POLARS_CSV_CHUNK_SIZE bytes
+    (read when a scan starts). With its default, the parsed chunks in flight take 500 to 800 MB
+    (a wide file's thousands of columns, or a tall file read ahead while batches are normalized);
+    1 MB chunks keep that to about a hundred, and parse no slower (measured: less CPU, as the
+    chunks stay in cache). A value set by the user is left alone."""
+    if "POLARS_CSV_CHUNK_SIZE" in os.environ:
+        yield
+        return
+    os.environ["POLARS_CSV_CHUNK_SIZE"] = str(size)
+    try:
+        yield
+    finally:
+        os.environ.pop("POLARS_CSV_CHUNK_SIZE", None)
+
+
 class _RowsLongerThanSchema(Exception):
     pass
+
+
+class _NotUtf8(Exception):
+    """Bytes that are not UTF-8 after a valid head: the file is read again, transcoded."""
 
 
 _COLUMN = re.compile(r"at column 'c(\d+)'")
@@ -79,8 +108,8 @@ def read_leading_rows(path: Path, count: int = 4) -> list[list[str]]:
                     break
     except csv.Error as exc:
         raise ParseError(path, f"row {len(rows) + 1}", f"not readable as CSV: {exc}") from exc
-    except UnicodeDecodeError as exc:  # pragma: no cover - the file was checked or transcoded
-        raise ParseError(path, f"byte {exc.start}", "not valid UTF-8 after decoding") from exc
+    except UnicodeDecodeError as exc:
+        raise _NotUtf8() from exc
     return rows
 
 
@@ -88,63 +117,69 @@ def parse_cms_csv(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str,
     work_dir: Path, layout_prefix: str = "csv",
 ) -> ParseResult:
-    encoding = sniff_text_encoding(source_path)
-    text_path = source_path
+    # Only the head is checked here; polars validates the rest as it reads (see sniff_text_head).
+    encoding = sniff_text_head(source_path)
     transcoded = None
-    encoding_name = encoding.name
-    fallback_bytes = 0
     try:
-        if encoding.needs_transcoding:
-            transcoded = work_dir / f".{out_path.name}.utf8.tmp"
-            try:
-                info = transcode_to_utf8(source_path, transcoded, encoding)
-            except ValueError as exc:
-                raise ParseError(source_path, None, str(exc)) from exc
-            text_path, encoding_name, fallback_bytes = info.path, info.encoding, info.fallback_bytes
-        rows = read_leading_rows(text_path)
-        header_index = find_item_header(rows)
-        if header_index is None:
-            raise NotACmsTemplateError(source_path, *describe_not_cms(rows))
-        header_row_number = header_index + 1
-        columns = require_cms_columns(source_path, rows[header_index], header_row_number)
-        if header_index >= 2:
-            metadata = general_data(rows[0], rows[1])
-            v3 = is_v3_general_data(rows[0]) or columns.has_v3_columns
-        else:
-            metadata = FileMetadata()
-            v3 = columns.has_v3_columns
-        width = max(len(r) for r in rows[: header_index + 1])
-        spare = INITIAL_SPARE_COLUMNS
         while True:
-            result = ParseResult(
-                source_path=str(source_path),
-                format="csv" if layout_prefix == "csv" else layout_prefix,
-                layout=f"{layout_prefix}-{'wide' if columns.is_wide else 'tall'}",
-                cms_version=cms_version(metadata.version, v3),
-                encoding=encoding_name,
-                parser_version=parser_version,
-                schema_version=SCHEMA_VERSION,
-                metadata=metadata,
-                transcoded_bytes=fallback_bytes,
-            )
-            if header_index < 2:
-                result.warnings.append(
-                    "rows 1-2 (general data) are missing: the item header is row "
-                    f"{header_row_number}; file-level columns are empty"
-                )
-            result.warnings.extend(columns.warnings)
+            text_path, encoding_name, fallback_bytes = source_path, encoding.name, 0
+            if encoding.needs_transcoding:
+                transcoded = work_dir / f".{out_path.name}.utf8.tmp"
+                info = transcode_for_parsing(source_path, transcoded, encoding)
+                text_path, encoding_name, fallback_bytes = info.path, info.encoding, info.fallback_bytes
             try:
-                _read_rows(source_path, text_path, out_path, columns, result, provenance, header_row_number, width + spare)
-                return result
-            except _RowsLongerThanSchema:
-                if spare >= MAX_SPARE_COLUMNS:
-                    raise ParseError(
-                        source_path, None,
-                        f"a data row has more than {width + spare} cells; the header has {len(columns.headers)}",
-                    ) from None
-                spare *= 8
+                return _parse_text(
+                    source_path, text_path, out_path, encoding_name, fallback_bytes,
+                    provenance=provenance, parser_version=parser_version, layout_prefix=layout_prefix,
+                )
+            except _NotUtf8:
+                if encoding.needs_transcoding:  # pragma: no cover - a transcoded copy is UTF-8
+                    raise ParseError(source_path, None, "not valid UTF-8 after transcoding") from None
+                encoding = not_utf8(encoding)
     finally:
         remove_quietly(transcoded)
+
+
+def _parse_text(
+    source_path: Path, text_path: Path, out_path: Path, encoding_name: str, fallback_bytes: int, *,
+    provenance: Provenance, parser_version: str, layout_prefix: str,
+) -> ParseResult:
+    rows = read_leading_rows(text_path)
+    header_index = find_item_header(rows)
+    if header_index is None:
+        raise NotACmsTemplateError(source_path, *describe_not_cms(rows))
+    header_row_number = header_index + 1
+    columns, metadata, v3 = template_header(source_path, rows, header_index)
+    width = max(len(r) for r in rows[: header_index + 1])
+    spare = INITIAL_SPARE_COLUMNS
+    while True:
+        result = ParseResult(
+            source_path=str(source_path),
+            format="csv" if layout_prefix == "csv" else layout_prefix,
+            layout=f"{layout_prefix}-{'wide' if columns.is_wide else 'tall'}",
+            cms_version=cms_version(metadata.version, v3),
+            encoding=encoding_name,
+            parser_version=parser_version,
+            schema_version=SCHEMA_VERSION,
+            metadata=metadata,
+            transcoded_bytes=fallback_bytes,
+        )
+        if header_index < 2:
+            result.warnings.append(
+                "rows 1-2 (general data) are missing: the item header is row "
+                f"{header_row_number}; file-level columns are empty"
+            )
+        result.warnings.extend(columns.warnings)
+        try:
+            _read_rows(source_path, text_path, out_path, columns, result, provenance, header_row_number, width + spare)
+            return result
+        except _RowsLongerThanSchema:
+            if spare >= MAX_SPARE_COLUMNS:
+                raise ParseError(
+                    source_path, None,
+                    f"a data row has more than {width + spare} cells; the header has {len(columns.headers)}",
+                ) from None
+            spare *= 8
 
 
 def _read_rows(
@@ -188,12 +223,16 @@ def _read_rows(
                 if raw.height:
                     last_row = int(raw["_row"][-1])
                     yield from processor.process(raw)
+            yield from processor.finish()
         except pl.exceptions.PolarsError as exc:
             text = str(exc)
             if "more fields than defined" in text:
                 raise _RowsLongerThanSchema() from exc
+            if "invalid utf-8" in text.lower():
+                raise _NotUtf8() from exc
             location, detail = _describe_csv_error(text, columns, last_row + 1)
             raise ParseError(source_path, location, detail) from exc
 
-    write_table(batches(), out_path, parser_version=result.parser_version)
+    with _csv_read_chunk(READ_CHUNK_BYTES):
+        write_table(batches(), out_path, parser_version=result.parser_version)
     finish_payer_plans(processor)

@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ParseError
+
 CHUNK_BYTES = 16 * 1024 * 1024
 _NON_ASCII = bytes(range(128, 256))
 _ASCII = bytes(range(128))
@@ -80,6 +82,33 @@ def sniff_text_encoding(path: Path) -> TextEncoding:
     return TextEncoding("utf-8-sig" if bom else "utf-8", is_utf8=True, cr_only_newlines=cr_only)
 
 
+def sniff_text_head(path: Path) -> TextEncoding:
+    """Like `sniff_text_encoding`, but checks only the first chunk of the file.
+
+    For readers that validate UTF-8 themselves as they go (polars' CSV reader, yajl): a file whose
+    head is valid UTF-8 is read in place, and the reader's own "invalid UTF-8" error sends it
+    through `transcode_to_utf8` after all (see `not_utf8`). This saves a whole pass over the
+    (usually valid) file.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(CHUNK_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return TextEncoding("utf-16", is_utf8=False, utf16=True)
+    sample = head[: 1024 * 1024]
+    cr_only = b"\r" in sample and b"\n" not in sample
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a sequence cut at the end may continue
+    except UnicodeDecodeError:
+        return TextEncoding("non-utf-8", is_utf8=False, cr_only_newlines=cr_only)
+    bom = head.startswith(codecs.BOM_UTF8)
+    return TextEncoding("utf-8-sig" if bom else "utf-8", is_utf8=True, cr_only_newlines=cr_only)
+
+
+def not_utf8(encoding: TextEncoding) -> TextEncoding:
+    """What a file turned out to be when its reader found bytes that are not UTF-8 after a valid head."""
+    return TextEncoding("non-utf-8", is_utf8=False, cr_only_newlines=encoding.cr_only_newlines)
+
+
 @dataclass(frozen=True)
 class Transcoded:
     path: Path
@@ -128,6 +157,14 @@ def transcode_to_utf8(source: Path, dest: Path, encoding: TextEncoding) -> Trans
     else:
         name = "utf-8+cp1252"
     return Transcoded(dest, name, fallback)
+
+
+def transcode_for_parsing(source: Path, dest: Path, encoding: TextEncoding) -> Transcoded:
+    """`transcode_to_utf8` for a parser: an undecodable file is that file's parse error."""
+    try:
+        return transcode_to_utf8(source, dest, encoding)
+    except ValueError as exc:
+        raise ParseError(source, None, str(exc)) from exc
 
 
 def remove_quietly(path: Path | None) -> None:

@@ -222,6 +222,16 @@ def require_cms_columns(path, headers: list[str], header_row_number: int) -> Cms
     return columns
 
 
+def template_header(path, rows: list[list[str]], header_index: int) -> tuple[CmsColumns, FileMetadata, bool]:
+    """The item columns, the general data (rows 1-2 when the header is row 3) and whether the
+    file has the v3 structure, from a template's leading rows."""
+    columns = require_cms_columns(path, rows[header_index], header_index + 1)
+    if header_index >= 2:
+        metadata = general_data(rows[0], rows[1])
+        return columns, metadata, is_v3_general_data(rows[0]) or columns.has_v3_columns
+    return columns, FileMetadata(), columns.has_v3_columns
+
+
 def describe_not_cms(rows: list[list[str]]) -> tuple[str, str]:
     """(location, message) for rows 1-3 that are not a CMS template's headers."""
 

@@ -6,6 +6,12 @@ Files reach 5 GB, so the document is never held: ijson's C parser (yajl2) yields
 (small batches keep the parsed objects in the CPU cache, which matters more than anything else
 here), then normalized and written like CSV rows.
 
+Parsing and flattening hold Python's interpreter lock; normalizing and writing are polars work
+that mostly runs outside it. So parsing runs on a thread of its own, handing batches (already in
+Arrow) to the writer's side through a short queue, and the two share the machine's cores. What
+flattening notices (unknown keys, entries that are not objects) travels with its batch and is
+added to the result in file order.
+
 The root's other keys (hospital name, dates, locations, license, attestation, modifiers, ...)
 usually come before the items, sometimes after (CMS's own v3 example puts `modifier_information`
 last). They are read with a second, event-level parser that only sees the bytes before the item
@@ -15,9 +21,11 @@ array, and, for the bytes after it, the tail of the file from the end of the las
 from __future__ import annotations
 
 import codecs
-import itertools
 import os
+import queue
 import re
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,7 @@ import pyarrow as pa
 from glimmr_dagster.lib import normalize as nz
 
 from .dedup import SeenRows
-from .encoding import remove_quietly, sniff_text_encoding, transcode_to_utf8
+from .encoding import remove_quietly, sniff_text_encoding, transcode_for_parsing
 from .errors import NotACmsTemplateError, ParseError
 from .frames import Labels, RowConstants, assemble, normalize_level
 from .headers import cms_version
@@ -78,6 +86,9 @@ CHARGE_FIELDS = {
 }
 CHARGE_KEYS = set(CHARGE_FIELDS) | {"payers_information"}
 ITEM_KEYS = {"description", "code_information", "drug_information", "standard_charges"}
+CODE_KEYS = {"code", "type"}
+DRUG_KEYS = {"unit", "type"}
+_NO_DRUG: dict = {}
 NUMBER_KEYS = {"gross_charge", "discounted_cash", "minimum", "maximum"}
 
 
@@ -116,10 +127,26 @@ class _Batch:
     charge_item: list[int] = field(default_factory=list)  # per standard-charge row: item row
     charge_index: list[int] = field(default_factory=list)  # position within the item's list
     charge_fields: dict[str, list] = field(default_factory=lambda: {k: [] for k in CHARGE_FIELDS})
-    payer_charge: list[int] = field(default_factory=list)  # per payer row: charge row
-    payer_index: list[int] = field(default_factory=list)  # position within payers_information, -1 none
+    payer_counts: list[int] = field(default_factory=list)  # per standard-charge row: its payer rows
+    has_payers: list[bool] = field(default_factory=list)  # per standard-charge row: False, one row for it
+    payer_rows: int = 0
     payer_arrays: list[pa.Array] = field(default_factory=list)
     pending_payers: list = field(default_factory=list)
+    # What flattening found, merged into the result by `flush` (flattening runs on its own thread).
+    rows_read: int = 0
+    not_carried: Counter = field(default_factory=Counter)
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    """A batch turned into Arrow (all the work that needs Python objects), ready for `flush`."""
+
+    batch: _Batch
+    payers: pa.StructArray | None
+    charges: pa.Table
+    items: pa.Table
+    indices: dict[str, pa.Array]  # charge_item, charge_index, payer_counts, has_payers (per charge); item_index
 
 
 class _JsonReader:
@@ -142,17 +169,14 @@ class _JsonReader:
 
     # -- flattening ----------------------------------------------------------------------------
 
-    def _not_carried(self, where: str, count: int = 1) -> None:
-        self.result.cells_not_carried[where] += count
+    @staticmethod
+    def _not_carried(batch: _Batch, where: str, count: int = 1) -> None:
+        batch.not_carried[where] += count
 
     def add_item(self, batch: _Batch, index: int, item: Any) -> None:
-        result = self.result
         if not isinstance(item, dict):
-            result.rows_read += 1
-            result.rejects.add(
-                "not_an_object", 1,
-                [f"/standard_charge_information/{index}"] if len(result.rejects.examples.get("not_an_object", [])) < EXAMPLES_PER_REASON else [],
-            )
+            batch.rows_read += 1
+            batch.rejects.append(("not_an_object", f"/standard_charge_information/{index}"))
             return
         row = len(batch.item_index)
         batch.item_index.append(index)
@@ -175,88 +199,94 @@ class _JsonReader:
                 if isinstance(entry, dict):
                     fields[f"code_{slot}"].append(entry.get("code"))
                     fields[f"code_type_{slot}"].append(entry.get("type"))
-                    extra = entry.keys() - {"code", "type"}
-                    for key in extra:
-                        if not _is_empty(entry[key]):
-                            self._not_carried(f"standard_charge_information[].code_information[].{key}")
+                    if not entry.keys() <= CODE_KEYS:
+                        for key in entry.keys() - CODE_KEYS:
+                            if not _is_empty(entry[key]):
+                                self._not_carried(batch, f"standard_charge_information[].code_information[].{key}")
                 else:
                     fields[f"code_{slot}"].append(None)
                     fields[f"code_type_{slot}"].append(None)
                     if entry is not None and not _is_empty(entry):
-                        self._not_carried("standard_charge_information[].code_information[]")
+                        self._not_carried(batch, "standard_charge_information[].code_information[]")
         else:
             for slot in range(1, self.max_codes + 1):
                 fields[f"code_{slot}"].append(None)
                 fields[f"code_type_{slot}"].append(None)
             if not _is_empty(codes):
-                self._not_carried("standard_charge_information[].code_information")
+                self._not_carried(batch, "standard_charge_information[].code_information")
         drug = item.get("drug_information")
         if not isinstance(drug, dict):
             if not _is_empty(drug):
-                self._not_carried("standard_charge_information[].drug_information")
-            drug = {}
+                self._not_carried(batch, "standard_charge_information[].drug_information")
+            drug = _NO_DRUG
         fields["drug_unit_of_measurement"].append(drug.get("unit"))
         fields["drug_type_of_measurement"].append(drug.get("type"))
-        for key in drug.keys() - {"unit", "type"}:
-            if not _is_empty(drug[key]):
-                self._not_carried(f"standard_charge_information[].drug_information.{key}")
-        for key in item.keys() - ITEM_KEYS:
-            if not _is_empty(item[key]):
-                self._not_carried(f"standard_charge_information[].{key}")
+        if not drug.keys() <= DRUG_KEYS:
+            for key in drug.keys() - DRUG_KEYS:
+                if not _is_empty(drug[key]):
+                    self._not_carried(batch, f"standard_charge_information[].drug_information.{key}")
+        if not item.keys() <= ITEM_KEYS:
+            for key in item.keys() - ITEM_KEYS:
+                if not _is_empty(item[key]):
+                    self._not_carried(batch, f"standard_charge_information[].{key}")
         charges = item.get("standard_charges")
         if not isinstance(charges, list) or not charges:
             if not _is_empty(charges):
-                self._not_carried("standard_charge_information[].standard_charges")
+                self._not_carried(batch, "standard_charge_information[].standard_charges")
             self._add_charge(batch, row, -1, {})
             return
         for position, charge in enumerate(charges):
             if not isinstance(charge, dict):
-                result.rows_read += 1
-                result.rejects.add("not_an_object", 1, [f"/standard_charge_information/{index}/standard_charges/{position}"])
+                batch.rows_read += 1
+                batch.rejects.append(("not_an_object", f"/standard_charge_information/{index}/standard_charges/{position}"))
                 continue
             self._add_charge(batch, row, position, charge)
 
     def _add_charge(self, batch: _Batch, item_row: int, position: int, charge: dict) -> None:
-        charge_row = len(batch.charge_item)
         batch.charge_item.append(item_row)
         batch.charge_index.append(position)
         for key, values in batch.charge_fields.items():
             values.append(charge.get(key))
-        extra = charge.keys() - CHARGE_KEYS
-        for key in extra:
-            if not _is_empty(charge[key]):
-                self._not_carried(f"standard_charge_information[].standard_charges[].{key}")
+        if not charge.keys() <= CHARGE_KEYS:
+            for key in charge.keys() - CHARGE_KEYS:
+                if not _is_empty(charge[key]):
+                    self._not_carried(batch, f"standard_charge_information[].standard_charges[].{key}")
         payers = charge.get("payers_information")
         if isinstance(payers, list) and payers:
             batch.pending_payers.extend(payers)
-            batch.payer_charge.extend(itertools.repeat(charge_row, len(payers)))
-            batch.payer_index.extend(range(len(payers)))
+            batch.payer_counts.append(len(payers))
+            batch.has_payers.append(True)
+            batch.payer_rows += len(payers)
             if len(batch.pending_payers) >= PAYERS_PER_CONVERSION:
                 self._convert_payers(batch)
         else:
             if not _is_empty(payers):
-                self._not_carried("standard_charge_information[].standard_charges[].payers_information")
+                self._not_carried(batch, "standard_charge_information[].standard_charges[].payers_information")
             batch.pending_payers.append(None)
-            batch.payer_charge.append(charge_row)
-            batch.payer_index.append(-1)
+            batch.payer_counts.append(1)
+            batch.has_payers.append(False)
+            batch.payer_rows += 1
 
     def _convert_payers(self, batch: _Batch) -> None:
         payers = batch.pending_payers
         if not payers:
             return
         try:
-            # Keys outside the CMS set, or values of the wrong shape, take the careful path.
-            keys = set().union(*(p for p in payers if p is not None))
-            if keys <= PAYER_KEYS:
-                array = pa.array(payers, type=PAYER_STRUCT)
-            else:
-                array = self._convert_payers_carefully(payers)
+            # Values of the wrong shape raise here, and take the careful path.
+            array = pa.array(payers, type=PAYER_STRUCT)
+            # Keys outside the CMS set would be dropped silently: when the records hold more keys
+            # than the array has values (unknown keys, or keys whose value is null), look closer.
+            values = sum(len(array) - array.field(i).null_count for i in range(array.type.num_fields))
+            if sum(map(len, filter(None, payers))) != values:
+                keys = set().union(*(p for p in payers if p is not None))
+                if not keys <= PAYER_KEYS:
+                    array = self._convert_payers_carefully(batch, payers)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            array = self._convert_payers_carefully(payers)
+            array = self._convert_payers_carefully(batch, payers)
         batch.payer_arrays.append(array)
         payers.clear()
 
-    def _convert_payers_carefully(self, payers: list) -> pa.Array:
+    def _convert_payers_carefully(self, batch: _Batch, payers: list) -> pa.Array:
         columns: dict[str, list] = {key: [] for key in PAYER_FIELDS}
         for payer in payers:
             if not isinstance(payer, dict):
@@ -265,7 +295,7 @@ class _JsonReader:
                 values.append(payer.get(key))
             for key in payer.keys() - PAYER_FIELDS.keys():
                 if not _is_empty(payer[key]):
-                    self._not_carried(f"standard_charge_information[].standard_charges[].payers_information[].{key}")
+                    self._not_carried(batch, f"standard_charge_information[].standard_charges[].payers_information[].{key}")
         arrays, names = [], []
         for key, values in columns.items():
             arrow_type = PAYER_FIELDS[key][1]
@@ -273,48 +303,76 @@ class _JsonReader:
             if column.type == pa.string():
                 for i, v in enumerate(values):
                     if v is not None and not isinstance(v, (str, int, float, bool)) and not _is_empty(v):
-                        self._not_carried(f"standard_charge_information[].standard_charges[].payers_information[].{key}")
+                        self._not_carried(batch, f"standard_charge_information[].standard_charges[].payers_information[].{key}")
             arrays.append(column)
             names.append(key)
         return pa.StructArray.from_arrays(arrays, names=names)
 
     # -- batches -------------------------------------------------------------------------------
 
-    def flush(self, batch: _Batch) -> pl.DataFrame | None:
+    def prepare(self, batch: _Batch) -> _Prepared:
+        """Everything that needs the flattened Python objects: done on the reading thread."""
         self._convert_payers(batch)
-        if not batch.payer_charge:
-            return None
+        payers = None
+        if batch.payer_arrays:
+            payers = pa.concat_arrays(batch.payer_arrays) if len(batch.payer_arrays) > 1 else batch.payer_arrays[0]
+        charges = pa.table(
+            {
+                CHARGE_FIELDS[key]: (
+                    _column(values, numeric=key in NUMBER_KEYS)
+                    if key != "modifier_code"
+                    else pa.array([_modifier_list(v) for v in values], type=pa.list_(pa.string()))
+                )
+                for key, values in batch.charge_fields.items()
+            }
+        )
+        items = pa.table(
+            {name: _column(values, numeric=name == "drug_unit_of_measurement") for name, values in batch.item_fields.items()}
+        )
+        indices = {
+            name: pa.array(getattr(batch, name), type=pa.bool_() if name == "has_payers" else pa.int64())
+            for name in ("charge_item", "charge_index", "payer_counts", "has_payers", "item_index")
+        }
+        prepared = _Prepared(batch, payers, charges, items, indices)
+        # The Python objects are no longer needed.
+        batch.item_fields = {}
+        batch.charge_fields = {}
+        batch.payer_arrays = []
+        batch.charge_item = batch.charge_index = batch.payer_counts = batch.has_payers = batch.item_index = []
+        return prepared
+
+    def flush(self, prepared: _Prepared) -> pl.DataFrame | None:
         result = self.result
-        payer_struct = pa.concat_arrays(batch.payer_arrays) if len(batch.payer_arrays) > 1 else batch.payer_arrays[0]
+        batch = prepared.batch
+        # What flattening found, in file order.
+        result.rows_read += batch.rows_read
+        result.cells_not_carried.update(batch.not_carried)
+        for reason, path in batch.rejects:
+            result.rejects.add(reason, 1, [path])
+        if prepared.payers is None or not batch.payer_rows:
+            return None
+        payer_struct = prepared.payers
         payer_frame = pl.from_arrow(
             pa.RecordBatch.from_struct_array(payer_struct) if payer_struct.type.num_fields else pa.table({})
         )
         payer_frame = payer_frame.rename({key: PAYER_FIELDS[key][0] for key in payer_frame.columns})
-        charge_frame = pl.from_arrow(
-            pa.table(
-                {
-                    CHARGE_FIELDS[key]: (
-                        _column(values, numeric=key in NUMBER_KEYS)
-                        if key != "modifier_code"
-                        else pa.array([_modifier_list(v) for v in values], type=pa.list_(pa.string()))
-                    )
-                    for key, values in batch.charge_fields.items()
-                }
-            )
+        charge_frame = pl.from_arrow(prepared.charges)
+        item_frame = pl.from_arrow(prepared.items)
+        charge_item, charge_index, payer_counts, has_payers, item_index = (
+            pl.Series(prepared.indices[name])
+            for name in ("charge_item", "charge_index", "payer_counts", "has_payers", "item_index")
         )
-        item_frame = pl.from_arrow(
-            pa.table(
-                {
-                    name: _column(values, numeric=name == "drug_unit_of_measurement")
-                    for name, values in batch.item_fields.items()
-                }
-            )
-        )
-        payer_charge = pl.Series(batch.payer_charge, dtype=pl.Int64)
-        payer_index = pl.Series(batch.payer_index, dtype=pl.Int64)
-        charge_item = pl.Series(batch.charge_item, dtype=pl.Int64)
-        charge_index = pl.Series(batch.charge_index, dtype=pl.Int64)
-        item_index = pl.Series(batch.item_index, dtype=pl.Int64)
+        # Per payer row: its standard charge, and its position in payers_information (-1: the
+        # row of a standard charge without payers).
+        starts = payer_counts.cum_sum() - payer_counts
+        total = int(payer_counts.sum())
+        marks = pl.repeat(0, total, eager=True, dtype=pl.Int64).scatter(starts.slice(1), 1) if len(starts) > 1 else pl.repeat(0, total, eager=True, dtype=pl.Int64)
+        payer_charge = marks.cum_sum()
+        payer_index = pl.select(
+            pl.when(pl.lit(has_payers.gather(payer_charge)))
+            .then(pl.int_range(0, total, dtype=pl.Int64) - pl.lit(starts.gather(payer_charge)))
+            .otherwise(-1)
+        ).to_series()
         row_item = charge_item.gather(payer_charge)
         n = len(payer_charge)
         result.rows_read += n
@@ -332,7 +390,11 @@ class _JsonReader:
         item_hash = item_frame.select(
             pl.struct(
                 pl.all().exclude(code_columns),
-                pl.concat_str([pl.col(c).cast(pl.String) for c in code_columns], separator="\x1f", ignore_nulls=True).alias("_codes"),
+                (
+                    pl.concat_str([pl.col(c).cast(pl.String) for c in code_columns], separator="\x1f", ignore_nulls=True)
+                    if code_columns
+                    else pl.lit("")  # what joining only empty slots gives
+                ).alias("_codes"),
             ).hash(HASH_SEED)
         ).to_series()
         charge_hash = charge_frame.with_columns(pl.col("modifiers").list.join("|")).select(pl.struct(pl.all()).hash(HASH_SEED)).to_series()
@@ -405,7 +467,7 @@ class _JsonReader:
             }
             for key in modifier.keys() - {"description", "code", "setting", "modifier_payer_information"}:
                 if not _is_empty(modifier[key]):
-                    self._not_carried(f"modifier_information[].{key}")
+                    result.cells_not_carried[f"modifier_information[].{key}"] += 1
             payers = modifier.get("modifier_payer_information")
             if isinstance(payers, list) and payers:
                 for k, payer in enumerate(payers):
@@ -415,7 +477,7 @@ class _JsonReader:
                         continue
                     for key in payer.keys() - {"payer_name", "plan_name", "description"}:
                         if not _is_empty(payer[key]):
-                            self._not_carried(f"modifier_information[].modifier_payer_information[].{key}")
+                            result.cells_not_carried[f"modifier_information[].modifier_payer_information[].{key}"] += 1
                     records.append(
                         {**base, "payer_name": payer.get("payer_name"), "plan_name": payer.get("plan_name"),
                          "additional_payer_notes": payer.get("description"),
@@ -590,10 +652,7 @@ def parse_cms_json(
     try:
         if encoding.needs_transcoding:
             transcoded = work_dir / f".{out_path.name}.utf8.tmp"
-            try:
-                info = transcode_to_utf8(source_path, transcoded, encoding)
-            except ValueError as exc:
-                raise ParseError(source_path, None, str(exc)) from exc
+            info = transcode_for_parsing(source_path, transcoded, encoding)
             text_path, encoding_name, fallback = info.path, info.encoding, info.fallback_bytes
         with open(text_path, "rb") as handle:
             skip = len(codecs.BOM_UTF8) if handle.read(3) == codecs.BOM_UTF8 else 0
@@ -630,7 +689,9 @@ def _read_items(
     reader = _JsonReader(source_path, result, constants)
     state: dict[str, Any] = {"root": head}
 
-    def batches():
+    def read(put) -> None:
+        """Parse and flatten the items, handing each batch, in Arrow, to `put`; then the root
+        keys that follow the items."""
         batch = _Batch()
         index = 0
         with open(text_path, "rb") as handle:
@@ -642,11 +703,9 @@ def _read_items(
                     tracked.item_ended()
                     reader.add_item(batch, index, item)
                     index += 1
-                    if len(batch.payer_charge) >= ROWS_PER_BATCH:
-                        table = reader.flush(batch)
+                    if batch.payer_rows >= ROWS_PER_BATCH:
+                        put(reader.prepare(batch))
                         batch = _Batch()
-                        if table is not None:
-                            yield table
             except ijson.JSONError as exc:
                 start, end = tracked.last_range
                 raise ParseError(
@@ -654,11 +713,17 @@ def _read_items(
                     f"/standard_charge_information/{index} (bytes {start}-{end})",
                     f"invalid JSON: {' '.join(str(exc).split())}",
                 ) from exc
-        table = reader.flush(batch)
-        if table is not None:
-            yield table
+        put(reader.prepare(batch))
         tail_root = _read_tail(source_path, tracked.tail()) if index > 0 else {}
         state["root"] = {**head, **tail_root}
+
+    def batches():
+        # Parsing (ijson) and flattening hold the interpreter; normalizing and writing (polars)
+        # mostly run outside it. Parsing on its own thread lets the two share the machine.
+        for prepared in _in_background(read):
+            table = reader.flush(prepared)
+            if table is not None:
+                yield table
         table = reader.modifier_rows(state["root"].get("modifier_information"))
         if table is not None:
             yield table
@@ -678,6 +743,60 @@ def _read_items(
     finally:
         remove_quietly(first_pass)
     result.payer_plans = len({k for k in reader.payer_plans if k != (None, None)})
+
+
+_DONE = object()
+
+
+def _in_background(produce, depth: int = 2):
+    """Run `produce(put)` on a thread and yield what it puts, in order; its exception, if any, is
+    raised here. Stopping early (an error downstream) stops the thread at its next `put`."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value) -> None:
+        while not stop.is_set():
+            try:
+                handoff.put(value, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped()
+
+    def run() -> None:
+        try:
+            produce(put)
+            put(_DONE)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer, raised there
+            try:
+                put(_Failed(exc))
+            except _Stopped:
+                pass
+
+    thread = threading.Thread(target=run, name="glimmr-json-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            value = handoff.get()
+            if value is _DONE:
+                return
+            if isinstance(value, _Failed):
+                raise value.error
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Stopped(Exception):
+    pass
+
+
+@dataclass
+class _Failed:
+    error: BaseException
 
 
 class _TrackingReader:

@@ -12,7 +12,7 @@ from .result import ParseResult, Provenance
 
 # Bump when the table written for the same input changes (a new rule, a fixed bug, a new column);
 # the pipeline re-parses files whose recorded parser version differs.
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.0.1"
 
 # A parser for files that are not in a CMS template (pre-2024 free-form files) registers here.
 # It is offered the file after the CMS readers declined it, and returns None when the file is not

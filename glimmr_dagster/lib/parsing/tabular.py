@@ -1,11 +1,17 @@
 """Rows of a CMS CSV/XLSX template → table batches (shared by the CSV and workbook readers).
 
 A reader hands over raw batches: every source column as text (`c0`, `c1`, ...), the source row
-number (`_row`) and the columns of `row_expressions` (a hash of the whole row, a blank-row
-marker, number casts), which the CSV reader computes inside polars' streaming engine
-so that they run on all cores. This module accounts for every row (blank, duplicate, landed),
-counts the non-empty cells of columns the table has no place for, normalizes the item columns
-and, for wide files, unpivots the payer/plan blocks into one row each.
+number (`_row`) and the columns of `row_expressions`, which the CSV reader computes inside
+polars' streaming engine so that they run on all cores, in step with parsing: a hash of the row
+(of its non-payer cells, for wide files), a blank-row marker, a hash of the code slots, the
+number columns cast to floats, and the low-cardinality columns (payer, plan, setting, ...) as
+categories. This module accounts for every row (blank, duplicate, landed), counts the non-empty
+cells of columns the table has no place for, normalizes the item columns and, for wide files,
+unpivots the payer/plan blocks into one row each.
+
+The work per batch is a handful of whole-batch polars queries, whatever the file's width: each
+query costs a fixed overhead (and, while the reader and the writer keep polars' threads busy, a
+wait for a free one), so their number matters as much as what they do.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ import polars as pl
 from glimmr_dagster.lib.normalize import normalize_payer_name
 
 from .dedup import SeenRows
-from .frames import NUMBER_FIELDS, PRECAST_SUFFIX, Labels, RowConstants, assemble, normalize_level
+from .frames import CODES_KEY, ENUM_FIELDS, NAME_FIELDS, NUMBER_FIELDS, PRECAST_SUFFIX, Labels, RowConstants, assemble, normalize_level
 from .headers import CmsColumns
 from .result import EXAMPLES_PER_REASON, ParseResult
 
 HASH_SEED = 0x5EED
+# Table rows a wide file's held-back raw batches add up to before they are normalized together.
+WIDE_ROWS_PER_TABLE = 100_000
 
 
 def source_column(index: int) -> str:
@@ -46,6 +54,16 @@ class CmsRowProcessor:
         self.mapped = [source_column(i) for i in sorted(mapped) if i < width]
         self.unmapped = [c for c in self.cells if c not in set(self.mapped)]
         self.payer_plan_keys: set[tuple[str | None, str | None]] = set()
+        self._pending_items: list[pl.DataFrame] = []
+        self._pending_long: list[pl.DataFrame] = []
+        self._pending_rows = 0
+        # A row of empty cells hashes like a one-row frame of nulls: no per-cell test needed.
+        block_cells = {source_column(i) for block in columns.blocks for i in block.columns.values()}
+        self.item_cells = [c for c in self.cells if c not in block_cells]
+        hashed = self.item_cells if columns.is_wide else self.cells
+        self.blank_hash = pl.DataFrame({c: [None] for c in hashed}, schema={c: pl.String for c in hashed}).select(
+            pl.struct(hashed).hash(HASH_SEED)
+        ).item()
         if columns.is_wide:
             # Payer and plan of each block (and a last, empty entry for rows without any), made
             # once from the header: rows get them by index, no per-row string work.
@@ -61,131 +79,192 @@ class CmsRowProcessor:
 
     def row_expressions(self) -> list[pl.Expr]:
         """Per-row columns a reader adds to each raw batch (cheap, elementwise)."""
-        row_hash = pl.struct(self.cells).hash(HASH_SEED)
-        # A row of empty cells hashes like a one-row frame of nulls: no per-cell test needed.
-        blank_hash = pl.DataFrame({c: [None] for c in self.cells}, schema={c: pl.String for c in self.cells}).select(
-            pl.struct(self.cells).hash(HASH_SEED)
-        ).item()
-        exprs = [row_hash.alias("_hash"), (row_hash == blank_hash).alias("_blank")]
-        if not self.columns.is_wide:
-            for name, i in self.columns.item.items():
-                if name in NUMBER_FIELDS:
-                    column = source_column(i)
-                    exprs.append(pl.col(column).cast(pl.Float64, strict=False).alias(column + PRECAST_SUFFIX))
+        if self.columns.is_wide:
+            # A wide row's hash is finished in `_wide_rows`, from its non-empty payer blocks:
+            # here only the other cells are hashed, and which blocks have a value is noted.
+            exprs = [pl.struct(self.item_cells).hash(HASH_SEED).alias("_item_hash")]
+            exprs += [
+                pl.any_horizontal([pl.col(source_column(i)).is_not_null() for i in block.columns.values() if i < self.width])
+                .alias(f"_filled{b}")
+                for b, block in enumerate(self.columns.blocks)
+            ]
+        else:
+            row_hash = pl.struct(self.cells).hash(HASH_SEED)
+            exprs = [row_hash.alias("_hash"), (row_hash == self.blank_hash).alias("_blank")]
+        code_columns = [source_column(i) for name, i in self.columns.item.items() if name.startswith("code_") and i < self.width]
+        if code_columns:
+            exprs.append(pl.struct(code_columns).hash(HASH_SEED).alias(CODES_KEY))
+        for name, i in self.columns.item.items():
+            column = source_column(i)
+            if i >= self.width:
+                continue
+            if name in NUMBER_FIELDS:
+                exprs.append(pl.col(column).cast(pl.Float64, strict=False).alias(column + PRECAST_SUFFIX))
+            elif name in NAME_FIELDS or name in ENUM_FIELDS:
+                # Few distinct values: as categories, later steps work on the distinct values.
+                exprs.append(pl.col(column).cast(pl.Categorical))
         return exprs
 
-    def _reject(self, reason: str, rows: pl.Series, note: str = "") -> None:
-        examples = [f"row {r}{note}" for r in rows.head(EXAMPLES_PER_REASON).to_list()]
-        self.result.rejects.add(reason, len(rows), examples)
+    def _reject(self, reason: str, count: int, rows: list[int], note: str = "") -> None:
+        self.result.rejects.add(reason, count, [f"row {r}{note}" for r in rows])
 
     def process(self, raw: pl.DataFrame) -> Iterator[pl.DataFrame]:
         result = self.result
         result.rows_read += raw.height
-        blank = raw["_blank"]
-        if blank.any():
-            self._reject("blank_row", raw["_row"].filter(blank))
-        first = self.seen.first_occurrences(raw["_hash"])
-        duplicate = ~first & ~blank
-        if duplicate.any():
-            rows = raw["_row"].filter(duplicate)
-            self._reject("duplicate_row", rows, " (repeats an earlier row exactly)")
-            result.duplicates_dropped += len(rows)
-        keep = first & ~blank
-        has_data = ~blank
-        if self.unmapped:
-            # Cells of the rows kept so far, including rows about to be rejected for having
-            # values only in such columns.
-            counted = raw.filter(keep)
-            counts = counted.select([pl.col(c).is_not_null().sum() for c in self.unmapped]).row(0)
-            for name, n in zip(self.unmapped, counts):
-                if n:
-                    index = int(name[1:])
-                    label = self.columns.unmapped.get(index) or self.columns.label(index)
-                    result.cells_not_carried[label] += n
-            if any(counts):
-                # Only then can a non-blank row lack every column the table carries.
-                has_data = raw.select(
-                    pl.any_horizontal([pl.col(c).is_not_null() for c in self.mapped]) if self.mapped else pl.lit(False)
-                ).to_series()
-                no_data = keep & ~has_data
-                if no_data.any():
-                    self._reject(
-                        "no_cms_columns", raw["_row"].filter(no_data),
-                        " (values only in columns the table does not carry)",
-                    )
-        keep = keep & has_data
-        batch = raw if keep.all() else raw.filter(keep)
-        if batch.height == 0:
+        long = None
+        if self.columns.is_wide:
+            raw, long = self._wide_rows(raw)
+        raw = raw.hstack([self.seen.first_occurrences(raw["_hash"]).alias("_first")])
+        blank = pl.col("_blank")
+        duplicate = ~pl.col("_first") & ~blank
+        keep = pl.col("_first") & ~blank
+        # One query: the rows to reject and, for the rows kept, the non-empty cells of columns the
+        # table has no place for (including rows about to be rejected for having values only there).
+        summary = raw.select(
+            blank.sum().alias("blank"),
+            duplicate.sum().alias("duplicate"),
+            pl.col("_row").filter(blank).head(EXAMPLES_PER_REASON).implode().alias("blank_rows"),
+            pl.col("_row").filter(duplicate).head(EXAMPLES_PER_REASON).implode().alias("duplicate_rows"),
+            *[(pl.col(c).is_not_null() & keep).sum().alias(c) for c in self.unmapped],
+        ).row(0, named=True)
+        if summary["blank"]:
+            self._reject("blank_row", summary["blank"], summary["blank_rows"])
+        if summary["duplicate"]:
+            self._reject("duplicate_row", summary["duplicate"], summary["duplicate_rows"], " (repeats an earlier row exactly)")
+            result.duplicates_dropped += summary["duplicate"]
+        counts = [summary[c] for c in self.unmapped]
+        for name, n in zip(self.unmapped, counts):
+            if n:
+                index = int(name[1:])
+                label = self.columns.unmapped.get(index) or self.columns.label(index)
+                result.cells_not_carried[label] += n
+        if any(counts):
+            # Only then can a non-blank row lack every column the table carries.
+            has_data = pl.any_horizontal([pl.col(c).is_not_null() for c in self.mapped]) if self.mapped else pl.lit(False)
+            no_data = raw.select(
+                (keep & ~has_data).sum().alias("n"),
+                pl.col("_row").filter(keep & ~has_data).head(EXAMPLES_PER_REASON).implode().alias("rows"),
+            ).row(0, named=True)
+            if no_data["n"]:
+                self._reject("no_cms_columns", no_data["n"], no_data["rows"], " (values only in columns the table does not carry)")
+            keep = keep & has_data
+        rejected = summary["blank"] + summary["duplicate"] + (no_data["n"] if any(counts) else 0)
+        landed = raw.height - rejected
+        if landed == 0:
             return
-        result.source_rows_landed += batch.height
-        yield self._wide(batch) if self.columns.is_wide else self._tall(batch)
+        result.source_rows_landed += landed
+        kept = raw.select(keep).to_series() if rejected else None
+        if self.columns.is_wide:
+            self._add_wide(raw, long, kept)
+            if self._pending_rows >= WIDE_ROWS_PER_TABLE:
+                yield self._wide()
+        else:
+            yield self._tall(raw, kept)
+
+    def finish(self) -> Iterator[pl.DataFrame]:
+        """The rows still held back (wide files gather several raw batches per table batch)."""
+        if self._pending_rows:
+            yield self._wide()
 
     def _item_frame(self, batch: pl.DataFrame) -> pl.DataFrame:
-        columns = []
+        present = set(batch.columns)
+        columns = [batch.get_column(CODES_KEY)] if CODES_KEY in present else []
         for name, i in self.columns.item.items():
             column = source_column(i)
-            columns.append(pl.col(column).alias(name))
-            if column + PRECAST_SUFFIX in batch.columns:
-                columns.append(pl.col(column + PRECAST_SUFFIX).alias(name + PRECAST_SUFFIX))
-        return batch.select(columns)
+            columns.append(batch.get_column(column).alias(name))
+            if column + PRECAST_SUFFIX in present:
+                columns.append(batch.get_column(column + PRECAST_SUFFIX).alias(name + PRECAST_SUFFIX))
+        return pl.DataFrame(columns, height=batch.height)
 
-    def _tall(self, batch: pl.DataFrame) -> pl.DataFrame:
-        level = normalize_level(self._item_frame(batch), self.result, self.labels, count_codes=True)
-        table = assemble(batch.height, [level], self.constants, self.result, source_row=batch["_row"])
+    def _tall(self, batch: pl.DataFrame, keep: pl.Series | None) -> pl.DataFrame:
+        level = normalize_level(self._item_frame(batch), self.result, self.labels, count_codes=True, keep=keep)
+        rows = batch["_row"] if keep is None else batch["_row"].filter(keep)
+        table = assemble(rows.len(), [level], self.constants, self.result, source_row=rows)
         self.result.rows_written += table.height
         if "payer_name" in self.columns.item:
-            self.payer_plan_keys.update(table.select("payer_name", "plan_name").unique().iter_rows())
+            self.payer_plan_keys.update(distinct_pairs(table, "payer_name", "plan_name"))
         return table
 
-    def _wide(self, batch: pl.DataFrame) -> pl.DataFrame:
-        n = batch.height
+    def _wide_rows(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The batch unpivoted: one row per source row and non-empty payer block (in source order,
+        blocks in header order), or one row for a source row without any (block = len(blocks)).
+        Also completes each source row's hash: its other cells' hash plus its blocks' hashes."""
         blocks = self.columns.blocks
-        slots = len(blocks) + 1  # every payer block, then a slot for rows that have none
-        item_level = normalize_level(self._item_frame(batch), self.result, self.labels, count_codes=True)
-        # Unpivot by stacking: each field's column is its block columns one after another, so
-        # row b * n + r of the stack is block b of source row r; the last n rows are the
-        # "no payer" slot, kept for rows that have no non-empty block.
         fields = sorted({name for block in blocks for name in block.columns})
-        null = pl.repeat(None, n, dtype=pl.String, eager=True)
-        cells = dict(zip(batch.columns, batch.get_columns()))
+        n = raw.height
+        null = _repeat(None, n, pl.String)
+        # The blocks stacked field by field (each block a chunk: nothing is copied), plus a last
+        # "block" of empty cells for the rows without any. One filter then keeps the non-empty
+        # blocks (copying only their cells), and a sort puts them in source-row order.
+        filled = [raw.get_column(f"_filled{b}") for b in range(len(blocks))]
+        alone = pl.DataFrame(filled, height=n).select(~pl.any_horizontal(pl.all())).to_series() if blocks else _repeat(True, n, pl.Boolean)
+        keep = pl.concat([*filled, alone], rechunk=False)
         stacked = pl.DataFrame(
-            {
-                name: pl.concat(
-                    [cells[source_column(block.columns[name])] if name in block.columns else null for block in blocks] + [null]
-                )
+            [
+                pl.concat(
+                    [raw.get_column(source_column(block.columns[name])) if name in block.columns else null for block in blocks] + [null],
+                    rechunk=False,
+                ).alias(name)
                 for name in fields
-            }
+            ],
+            height=n * (len(blocks) + 1),
         )
-        filled = (
-            stacked.select(pl.any_horizontal([pl.col(name).is_not_null() for name in fields])).to_series()
-            if fields
-            else pl.repeat(False, n * slots, eager=True)
-        )
-        # Filter first (sequential over the stack's chunks), then put the few kept rows in
-        # row-major order: a random gather over the whole stack would cost far more.
-        position = pl.int_range(0, n * slots, eager=True, dtype=pl.Int64)
-        in_blocks = filled.slice(0, n * len(blocks))
-        covered = pl.repeat(False, n, eager=True).scatter((position.slice(0, n * len(blocks)).filter(in_blocks) % n).unique(), True)
-        filled = pl.concat([in_blocks, ~covered])
-        kept_position = position.filter(filled)
-        long = stacked.filter(filled)
-        key = (kept_position % n) * slots + kept_position // n
-        by_row = key.arg_sort()
-        long = long[by_row]
-        kept_position = kept_position.gather(by_row)
-        src = kept_position % n
-        block_index = (kept_position // n).cast(pl.UInt32)
-        payer_level = normalize_level(long.with_columns(_block=block_index), self.result, self.labels)
-        payer_level.frame = payer_level.frame.hstack(self.block_names[block_index].get_columns())
+        position = pl.int_range(0, n * (len(blocks) + 1), eager=True, dtype=pl.UInt32).filter(keep)
+        long = stacked.filter(keep).hstack([(position % n).alias("_src"), (position // n).alias("_block")])
+        long = long[(long["_src"] * (len(blocks) + 1) + long["_block"]).arg_sort()]
+        block_hash = pl.when(pl.col("_block") < len(blocks)).then(pl.struct("_block", *fields).hash(HASH_SEED)).otherwise(0)
+        sums = long.group_by("_src", maintain_order=True).agg(block_hash.sum().alias("_hash"))
+        # Every source row has at least one long row, so the sums line up with the batch. The
+        # sum wraps around (u64), and block hashes include the block, so it identifies the row.
+        row_hash = raw["_item_hash"] + sums["_hash"].cast(pl.UInt64)
+        raw = raw.hstack([row_hash.alias("_hash"), (row_hash == self.blank_hash).alias("_blank")])
+        return raw, long
+
+    def _add_wide(self, batch: pl.DataFrame, long: pl.DataFrame, keep: pl.Series | None) -> None:
+        """Hold the kept rows of a raw batch (its item columns, and its payer rows pointing at
+        them) until enough are gathered: normalizing a few large batches costs less than many
+        small ones, and a wide file's raw batches are small (its rows are thousands of cells)."""
+        items = self._item_frame(batch).hstack([batch.get_column("_row")])
+        if keep is not None:
+            items = items.filter(keep)
+            long = long.filter(keep.gather(long["_src"]))
+            # Position of each kept source row among the kept rows.
+            position = (keep.cast(pl.UInt32).cum_sum() - 1).gather(long["_src"])
+        else:
+            position = long["_src"]
+        offset = sum(frame.height for frame in self._pending_items)
+        self._pending_items.append(items)
+        self._pending_long.append(long.with_columns((position + offset).alias("_src")))
+        self._pending_rows += long.height
+
+    def _wide(self) -> pl.DataFrame:
+        items = pl.concat(self._pending_items)
+        long = pl.concat(self._pending_long)
+        self._pending_items, self._pending_long, self._pending_rows = [], [], 0
+        item_level = normalize_level(items.drop("_row"), self.result, self.labels, count_codes=True)
+        payer_level = normalize_level(long.drop("_src"), self.result, self.labels)
+        payer_level.frame = payer_level.frame.hstack(self.block_names[long["_block"]].get_columns())
         table = assemble(
             long.height,
-            [item_level.gather(src), payer_level],
+            [item_level.gather(long["_src"]), payer_level],
             self.constants,
             self.result,
-            source_row=batch["_row"].gather(src),
+            source_row=items["_row"].gather(long["_src"]),
         )
         self.result.rows_written += table.height
         return table
+
+
+def _repeat(value: object, n: int, dtype: pl.DataType) -> pl.Series:
+    return pl.Series([value], dtype=dtype).new_from_index(0, n)
+
+
+def distinct_pairs(table: pl.DataFrame, first: str, second: str) -> list[tuple]:
+    """The distinct (first, second) value pairs of two categorical columns, compared by their
+    category ids (cheap integers) rather than by text."""
+    ids = [pl.col(c).to_physical().cast(pl.UInt64).fill_null(0xFFFFFFFF) for c in (first, second)]
+    key = ids[0] * (1 << 32) + ids[1]
+    return table.select(first, second).filter(key.is_first_distinct()).rows()
 
 
 def finish_payer_plans(processor: CmsRowProcessor) -> None:

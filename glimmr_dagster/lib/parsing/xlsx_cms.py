@@ -19,11 +19,9 @@ from .headers import (
     cms_version,
     describe_not_cms,
     find_item_header,
-    general_data,
-    is_v3_general_data,
-    require_cms_columns,
+    template_header,
 )
-from .result import FileMetadata, ParseResult, Provenance
+from .result import ParseResult, Provenance
 from .schema import SCHEMA_VERSION
 from .tabular import CmsRowProcessor, finish_payer_plans, source_column
 from .writer import write_table
@@ -66,13 +64,7 @@ def parse_cms_workbook(
         raise NotACmsTemplateError(source_path, f"sheet '{sheets[0]}' {where}", detail)
     name, frame, rows, header_index = chosen
     header_row_number = header_index + 1
-    columns = require_cms_columns(source_path, rows[header_index], header_row_number)
-    if header_index >= 2:
-        metadata = general_data(rows[0], rows[1])
-        v3 = is_v3_general_data(rows[0]) or columns.has_v3_columns
-    else:
-        metadata = FileMetadata()
-        v3 = columns.has_v3_columns
+    columns, metadata, v3 = template_header(source_path, rows, header_index)
     result = ParseResult(
         source_path=str(source_path),
         format=kind,
@@ -116,6 +108,7 @@ def parse_cms_workbook(
         for start in range(0, data.height, step):
             raw = data.slice(start, step).with_columns(processor.row_expressions())
             yield from processor.process(raw.with_columns(pl.col("_row").cast(pl.Int64)))
+        yield from processor.finish()
 
     write_table(batches(), out_path, parser_version=parser_version)
     finish_payer_plans(processor)

@@ -1,0 +1,187 @@
+"""The parsers' fast paths give the same table as the plain ones: many small batches against one,
+the currency shortcut against normalize.parse_number, a late non-UTF-8 byte against a checked one."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import polars as pl
+import pytest
+
+from glimmr_dagster.lib import normalize as nz
+from glimmr_dagster.lib.parsing import csv_cms, encoding, json_cms, tabular
+from glimmr_dagster.lib.parsing.dedup import SeenRows
+from glimmr_dagster.lib.parsing.frames import _DOLLARS
+
+from .test_csv_quirks import MRI, TALL_HEADER, V3_ROW1, V3_ROW2, WIDE_HEADER, tall
+
+
+def _same(first, second) -> None:
+    """Two parses of one file: equal tables and equal accounting."""
+    a, b = first.result.to_metadata(), second.result.to_metadata()
+    for metadata in (a, b):
+        metadata.pop("seconds")
+    assert a == b
+    assert first.result.codes_by_type == second.result.codes_by_type
+    assert first.result.unknown_values == second.result.unknown_values
+    cast = [pl.col(pl.Categorical).cast(pl.String)]
+    assert first.table.with_columns(cast).equals(second.table.with_columns(cast))
+
+
+def _small_batches(monkeypatch, rows: int = 3) -> None:
+    monkeypatch.setattr(csv_cms, "MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr(csv_cms, "CELLS_PER_BATCH", rows * 20)
+    monkeypatch.setattr(csv_cms, "WIDE_CELLS_PER_BATCH", rows * 20)
+    monkeypatch.setattr(tabular, "WIDE_ROWS_PER_TABLE", 4)
+
+
+def test_dollar_amounts_read_in_polars_match_parse_number():
+    rng = random.Random(11)
+    texts = ["$1,234.50", "$80", "$0.5", "$12,345,678.901", "$99,999,999.99", "$1,000,000", "$0", "$00012", "$1" + "0" * 400]
+    for _ in range(3000):
+        digits = str(rng.randrange(10 ** rng.randrange(1, 12)))
+        if rng.random() < 0.5:
+            digits = f"{int(digits):,}"
+        if rng.random() < 0.5:
+            digits += "." + "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 18)))
+        texts.append("$" + digits)
+    texts += ["$1,23", "$1,234.", "$.5", "$ 12", "$12,3456", "12", "$-1", "$1e3", "$1,234.50 "]
+    column = pl.Series(texts)
+    amounts = column.str.replace_all(r"[$,]", "").cast(pl.Float64, strict=False)
+    taken = column.str.contains(_DOLLARS) & amounts.is_finite()
+    assert taken.sum() > 3000
+    for text, amount, fast in zip(texts, amounts.to_list(), taken.to_list()):
+        if fast:
+            parsed = nz.parse_number(text)
+            assert parsed.status is nz.NumberStatus.OK and repr(parsed.value) == repr(amount), text
+
+
+def test_a_non_utf8_byte_after_the_checked_head_restarts_the_read_transcoded(parse, write, monkeypatch):
+    monkeypatch.setattr(encoding, "CHUNK_BYTES", 64)  # the head check sees only the first 64 bytes
+    content = tall(MRI, MRI.replace("MRI brain", "Caf\u00e9 visit")).encode() + b"Add\x92L dose,J1450,HCPCS,,,outpatient,5,4,Aetna,PPO,3,,,,3,3,fee schedule,\n"
+    path = write("late.csv", content)
+    parsed = parse(path)
+    assert (parsed.result.encoding, parsed.result.transcoded_bytes) == ("utf-8+cp1252", 1)
+    assert parsed.table["description"].to_list() == ["MRI brain", "Café visit", "Add’L dose"]
+    assert parsed.result.rows_written == 3
+    assert [p.name for p in parsed.out_path.parent.iterdir()] == [parsed.out_path.name]
+
+
+def _tall_file() -> str:
+    rows = []
+    for item in range(12):
+        for payer in ("Aetna", "Cigna", " BCBS [1] "):
+            cpt = ["99213", "1", "j1450", "0093-8739-01"][item % 4]
+            kind = ["CPT", "MS-DRG", "HCPCS II", "NDC"][item % 4]
+            gross = ["100", "$1,234.50", "N/A", "999999999"][item % 4]
+            rows.append(f"Item {item},{cpt},{kind},450,REV,{['outpatient', 'IP', 'Emergency'][item % 3]},{gross},80,{payer},PPO,90,,,,90,90,{['fee schedule', 'capitation'][item % 2]},")
+    rows.insert(7, rows[2])  # a duplicate a batch or two later
+    rows.insert(20, "")  # a blank row
+    rows.append(rows[0])  # a duplicate at the end
+    return tall(*rows)
+
+
+def test_tall_file_in_many_small_batches_gives_the_same_table(parse, write, monkeypatch):
+    path = write("tall.csv", _tall_file())
+    whole = parse(path)
+    _small_batches(monkeypatch)
+    batched = parse(path)
+    _same(whole, batched)
+    assert batched.result.rejects_by_reason == {"duplicate_row": 2, "blank_row": 1}
+    assert batched.result.rows_written == 36
+
+
+def _wide_file() -> str:
+    rows = [
+        "Knee replacement,470,MS-DRG,inpatient,50000,30000,case rate,28000,14,31000,case rate,Carve-out applies,25000,case rate,,20000,40000",
+        "Hip replacement,469,MS-DRG,inpatient,60000,,,,,,,,,,45000,45000,45000",
+        "Room and board,0120,RC,inpatient,3000,,,,,,,,,,,,",
+        # The Aetna block's value moved to the Cigna block: a different row, not a duplicate.
+        "Hip replacement,469,MS-DRG,inpatient,60000,,,,,45000,,,,,,45000,45000",
+        "Visit,99213,cpt4,IP,$1,234.50,N/A,capitation,999999999,5,,,,,,,10,20",
+    ]
+    rows = [r.replace("$1,234.50", '"$1,234.50"') for r in rows]
+    rows = rows + [rows[1], ",,,,,,,,,,,,,,,,", rows[0]] + rows[2:]
+    return tall(*rows, header=WIDE_HEADER)
+
+
+def test_wide_file_in_many_small_batches_gives_the_same_table(parse, write, monkeypatch):
+    path = write("wide.csv", _wide_file())
+    whole = parse(path)
+    _small_batches(monkeypatch, rows=1)
+    batched = parse(path)
+    _same(whole, batched)
+    result = batched.result
+    assert result.layout == "csv-wide"
+    assert result.rejects_by_reason == {"duplicate_row": 5, "blank_row": 1}
+    assert result.rows_read == result.source_rows_landed + result.rows_rejected == 11
+    hip = {(r["payer_name"], r["negotiated_dollar"]) for r in batched.rows(description="Hip replacement")}
+    assert hip == {("BlueCrossBlueShield", 45000.0), ("Cigna", 45000.0)}
+
+
+def test_wide_rows_differing_in_one_cell_are_not_duplicates(parse, write):
+    first = "MRI,70551,CPT,outpatient,400,fee schedule,300,case rate"
+    header = "description,code|1,code|1|type,setting,standard_charge|Aetna|PPO|negotiated_dollar,standard_charge|Aetna|PPO|methodology,standard_charge|Cigna|HMO|negotiated_dollar,standard_charge|Cigna|HMO|methodology"
+    swapped = "MRI,70551,CPT,outpatient,300,case rate,400,fee schedule"
+    parsed = parse(write("wide-dups.csv", tall(first, swapped, first, header=header)))
+    assert parsed.result.rejects_by_reason == {"duplicate_row": 1}
+    assert parsed.result.rows_written == 4
+
+
+PAYER = {"payer_name": "Aetna", "plan_name": "PPO", "standard_charge_dollar": 400, "methodology": "fee schedule"}
+
+
+def _json_document() -> str:
+    items = []
+    for i in range(40):
+        payers = [{**PAYER, "standard_charge_dollar": 100 + (i * 7 + k) % 13} for k in range(i % 4)]
+        if i % 5 == 0:
+            payers.append({**PAYER, "median_amount": None, "network": "Tier 1"})  # a null and an unknown key
+        if i % 9 == 0:
+            payers.append({})
+        item = {"description": f"Item {i % 30}", "standard_charges": [{"setting": "outpatient", "gross_charge": 10 + i, "payers_information": payers}]}
+        if i >= 3:  # the first items have no codes at all
+            item["code_information"] = [{"code": str(100 + i), "type": "RC"}] + ([{"code": "99213", "type": "cpt"}] if i % 2 else [])
+        items.append(item)
+    items.append(items[10])
+    return json.dumps({"hospital_name": "H", "version": "3.0.0", "standard_charge_information": items})
+
+
+def test_json_in_many_small_batches_gives_the_same_table(parse, write, monkeypatch):
+    path = write("doc.json", _json_document())
+    whole = parse(path)
+    monkeypatch.setattr(json_cms, "ROWS_PER_BATCH", 5)
+    monkeypatch.setattr(json_cms, "PAYERS_PER_CONVERSION", 3)
+    batched = parse(path)
+    _same(whole, batched)
+    result = batched.result
+    # Eight items carry "network", and the repeated item 10 carries it again: JSON cells are
+    # counted as they are read, before the repeat is dropped as a duplicate row.
+    assert result.cells_not_carried == {"standard_charge_information[].standard_charges[].payers_information[].network": 9}
+    assert result.codes_by_type["RC"] == 38
+    first = batched.row(source_json_path="/standard_charge_information/0/standard_charges/0/payers_information/0")
+    assert (first["codes"], first["primary_code"]) == (None, None)
+
+
+@pytest.mark.parametrize("cap", [3, 50])
+def test_seen_rows_with_runs_that_stop_growing(monkeypatch, cap):
+    from glimmr_dagster.lib.parsing import dedup
+
+    monkeypatch.setattr(dedup, "MAX_MERGED_ROWS", cap)
+    monkeypatch.setattr(dedup, "FAN_OUT", 2)
+    rng = random.Random(cap)
+    seen, reference = SeenRows(), set()
+    for _ in range(60):
+        batch = [rng.randrange(400) * 2**53 for _ in range(rng.randrange(0, 30))]
+        expected = []
+        for value in batch:
+            expected.append(value not in reference)
+            reference.add(value)
+        assert seen.first_occurrences(pl.Series(batch, dtype=pl.UInt64)).to_list() == expected
+    assert seen.size == len(reference)
+
+
+def test_the_header_rows_alone_still_parse(parse, write):
+    parsed = parse(write("header-only.csv", "\n".join([V3_ROW1, V3_ROW2, TALL_HEADER]) + "\n"))
+    assert (parsed.result.rows_read, parsed.table.height) == (0, 0)
