@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .encoding import not_utf8, remove_quietly, sniff_text_head, transcode_for_parsing
+from .encoding import NotUtf8Error, read_as_utf8
 from .errors import NotACmsTemplateError, ParseError, column_letter
 from .frames import RowConstants
 from .headers import (
@@ -72,10 +72,6 @@ class _RowsLongerThanSchema(Exception):
     pass
 
 
-class _NotUtf8(Exception):
-    """Bytes that are not UTF-8 after a valid head: the file is read again, transcoded."""
-
-
 _COLUMN = re.compile(r"at column 'c(\d+)'")
 _FIELD = re.compile(r"Field `(.{0,60})", re.S)
 
@@ -109,7 +105,7 @@ def read_leading_rows(path: Path, count: int = 4) -> list[list[str]]:
     except csv.Error as exc:
         raise ParseError(path, f"row {len(rows) + 1}", f"not readable as CSV: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise _NotUtf8() from exc
+        raise NotUtf8Error() from exc
     return rows
 
 
@@ -117,27 +113,15 @@ def parse_cms_csv(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str,
     work_dir: Path, layout_prefix: str = "csv",
 ) -> ParseResult:
-    # Only the head is checked here; polars validates the rest as it reads (see sniff_text_head).
-    encoding = sniff_text_head(source_path)
-    transcoded = None
-    try:
-        while True:
-            text_path, encoding_name, fallback_bytes = source_path, encoding.name, 0
-            if encoding.needs_transcoding:
-                transcoded = work_dir / f".{out_path.name}.utf8.tmp"
-                info = transcode_for_parsing(source_path, transcoded, encoding)
-                text_path, encoding_name, fallback_bytes = info.path, info.encoding, info.fallback_bytes
-            try:
-                return _parse_text(
-                    source_path, text_path, out_path, encoding_name, fallback_bytes,
-                    provenance=provenance, parser_version=parser_version, layout_prefix=layout_prefix,
-                )
-            except _NotUtf8:
-                if encoding.needs_transcoding:  # pragma: no cover - a transcoded copy is UTF-8
-                    raise ParseError(source_path, None, "not valid UTF-8 after transcoding") from None
-                encoding = not_utf8(encoding)
-    finally:
-        remove_quietly(transcoded)
+    # Only the head is checked up front; polars validates the rest as it reads.
+    return read_as_utf8(
+        source_path,
+        work_dir / f".{out_path.name}.utf8.tmp",
+        lambda text_path, encoding_name, fallback_bytes: _parse_text(
+            source_path, text_path, out_path, encoding_name, fallback_bytes,
+            provenance=provenance, parser_version=parser_version, layout_prefix=layout_prefix,
+        ),
+    )
 
 
 def _parse_text(
@@ -229,7 +213,7 @@ def _read_rows(
             if "more fields than defined" in text:
                 raise _RowsLongerThanSchema() from exc
             if "invalid utf-8" in text.lower():
-                raise _NotUtf8() from exc
+                raise NotUtf8Error() from exc
             location, detail = _describe_csv_error(text, columns, last_row + 1)
             raise ParseError(source_path, location, detail) from exc
 

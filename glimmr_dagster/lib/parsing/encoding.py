@@ -16,10 +16,14 @@ from __future__ import annotations
 import codecs
 import contextvars
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ParseError
+
+T = TypeVar("T")
 
 CHUNK_BYTES = 16 * 1024 * 1024
 _NON_ASCII = bytes(range(128, 256))
@@ -59,35 +63,12 @@ class TextEncoding:
         return not self.is_utf8 or self.utf16 or self.cr_only_newlines
 
 
-def sniff_text_encoding(path: Path) -> TextEncoding:
-    """Check the whole file: is it valid UTF-8 (BOM or not), UTF-16, or something else?"""
-    with open(path, "rb") as handle:
-        head = handle.read(CHUNK_BYTES)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return TextEncoding("utf-16", is_utf8=False, utf16=True)
-        bom = head.startswith(codecs.BOM_UTF8)
-        sample = head[: 1024 * 1024]
-        cr_only = b"\r" in sample and b"\n" not in sample
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        chunk = head
-        try:
-            while chunk:
-                pending = decoder.getstate()[0]
-                if pending or not chunk.isascii():
-                    decoder.decode(chunk)
-                chunk = handle.read(CHUNK_BYTES)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return TextEncoding("non-utf-8", is_utf8=False, cr_only_newlines=cr_only)
-    return TextEncoding("utf-8-sig" if bom else "utf-8", is_utf8=True, cr_only_newlines=cr_only)
-
-
 def sniff_text_head(path: Path) -> TextEncoding:
-    """Like `sniff_text_encoding`, but checks only the first chunk of the file.
+    """Is the file UTF-8 (BOM or not), UTF-16, or something else? Only its first chunk is checked.
 
     For readers that validate UTF-8 themselves as they go (polars' CSV reader, yajl): a file whose
     head is valid UTF-8 is read in place, and the reader's own "invalid UTF-8" error sends it
-    through `transcode_to_utf8` after all (see `not_utf8`). This saves a whole pass over the
+    through `transcode_to_utf8` after all (see `read_as_utf8`). This saves a whole pass over the
     (usually valid) file.
     """
     with open(path, "rb") as handle:
@@ -104,9 +85,32 @@ def sniff_text_head(path: Path) -> TextEncoding:
     return TextEncoding("utf-8-sig" if bom else "utf-8", is_utf8=True, cr_only_newlines=cr_only)
 
 
-def not_utf8(encoding: TextEncoding) -> TextEncoding:
-    """What a file turned out to be when its reader found bytes that are not UTF-8 after a valid head."""
-    return TextEncoding("non-utf-8", is_utf8=False, cr_only_newlines=encoding.cr_only_newlines)
+class NotUtf8Error(Exception):
+    """Raised by a reader that met bytes that are not UTF-8 after a valid head (see `read_as_utf8`)."""
+
+
+def read_as_utf8(source: Path, scratch: Path, read: Callable[[Path, str, int], T]) -> T:
+    """`read(text_path, encoding_name, fallback_bytes)` over `source` as UTF-8 text.
+
+    A file whose head is UTF-8 is read in place; otherwise, or when `read` raises `NotUtf8Error`
+    (a stray cp1252 byte deep in the file), a UTF-8 copy is written to `scratch` and read instead.
+    The copy is removed afterwards, whatever happens."""
+    encoding = sniff_text_head(source)
+    try:
+        while True:
+            if encoding.needs_transcoding:
+                info = transcode_for_parsing(source, scratch, encoding)
+                text_path, encoding_name, fallback_bytes = info.path, info.encoding, info.fallback_bytes
+            else:
+                text_path, encoding_name, fallback_bytes = source, encoding.name, 0
+            try:
+                return read(text_path, encoding_name, fallback_bytes)
+            except NotUtf8Error:
+                if encoding.needs_transcoding:  # pragma: no cover - a transcoded copy is UTF-8
+                    raise ParseError(source, None, "not valid UTF-8 after transcoding") from None
+                encoding = TextEncoding("non-utf-8", is_utf8=False, cr_only_newlines=encoding.cr_only_newlines)
+    finally:
+        remove_quietly(scratch)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import pyarrow as pa
 from glimmr_dagster.lib import normalize as nz
 
 from .dedup import SeenRows
-from .encoding import remove_quietly, sniff_text_encoding, transcode_for_parsing
+from .encoding import NotUtf8Error, read_as_utf8, remove_quietly
 from .errors import NotACmsTemplateError, ParseError
 from .frames import Labels, RowConstants, assemble, normalize_level
 from .headers import cms_version
@@ -555,6 +555,8 @@ def _read_head(path: Path, skip: int) -> tuple[dict[str, Any], bool]:
                 if collector.event(prefix, event, value):
                     return collector.values, True
         except ijson.JSONError as exc:
+            if _not_utf8(exc):
+                raise NotUtf8Error() from exc
             raise ParseError(path, "$", f"invalid JSON before the items: {exc}") from exc
     return collector.values, False
 
@@ -575,7 +577,9 @@ def _read_tail(path: Path, tail: bytes) -> dict[str, Any]:
             continue
         try:
             return dict(ijson.kvitems(b"{" + rest, "", use_float=True))
-        except ijson.JSONError:
+        except ijson.JSONError as exc:
+            if _not_utf8(exc):
+                raise NotUtf8Error() from exc
             continue
     raise ParseError(path, "$ (after standard_charge_information)", "could not find the end of the standard_charge_information array")
 
@@ -646,32 +650,41 @@ def _constants(provenance: Provenance, result: ParseResult, meta: FileMetadata) 
 def parse_cms_json(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str, work_dir: Path
 ) -> ParseResult:
-    encoding = sniff_text_encoding(source_path)
-    text_path, transcoded, fallback = source_path, None, 0
-    encoding_name = encoding.name
-    try:
-        if encoding.needs_transcoding:
-            transcoded = work_dir / f".{out_path.name}.utf8.tmp"
-            info = transcode_for_parsing(source_path, transcoded, encoding)
-            text_path, encoding_name, fallback = info.path, info.encoding, info.fallback_bytes
-        with open(text_path, "rb") as handle:
-            skip = len(codecs.BOM_UTF8) if handle.read(3) == codecs.BOM_UTF8 else 0
-        head, has_items = _read_head(text_path, skip)
-        if not has_items and "standard_charge_information" not in head:
-            raise NotACmsTemplateError(
-                source_path, "$",
-                "expected a JSON object with a standard_charge_information array; root keys are "
-                + (", ".join(sorted(head)[:10]) or "(none)"),
-            )
-        result = ParseResult(
-            source_path=str(source_path), format="json", layout="json",
-            cms_version="2", encoding=encoding_name, parser_version=parser_version,
-            schema_version=SCHEMA_VERSION, transcoded_bytes=fallback,
+    # Only the head is checked up front; yajl validates the rest as it parses.
+    return read_as_utf8(
+        source_path,
+        work_dir / f".{out_path.name}.utf8.tmp",
+        lambda text_path, encoding_name, fallback_bytes: _parse_text(
+            source_path, text_path, out_path, encoding_name, fallback_bytes,
+            provenance=provenance, parser_version=parser_version,
+        ),
+    )
+
+
+def _parse_text(
+    source_path: Path, text_path: Path, out_path: Path, encoding_name: str, fallback_bytes: int, *,
+    provenance: Provenance, parser_version: str,
+) -> ParseResult:
+    with open(text_path, "rb") as handle:
+        skip = len(codecs.BOM_UTF8) if handle.read(3) == codecs.BOM_UTF8 else 0
+    head, has_items = _read_head(text_path, skip)
+    if not has_items and "standard_charge_information" not in head:
+        raise NotACmsTemplateError(
+            source_path, "$",
+            "expected a JSON object with a standard_charge_information array; root keys are "
+            + (", ".join(sorted(head)[:10]) or "(none)"),
         )
-        _read_items(source_path, text_path, skip, out_path, provenance, result, head)
-        return result
-    finally:
-        remove_quietly(transcoded)
+    result = ParseResult(
+        source_path=str(source_path), format="json", layout="json",
+        cms_version="2", encoding=encoding_name, parser_version=parser_version,
+        schema_version=SCHEMA_VERSION, transcoded_bytes=fallback_bytes,
+    )
+    _read_items(source_path, text_path, skip, out_path, provenance, result, head)
+    return result
+
+
+def _not_utf8(exc: ijson.JSONError) -> bool:
+    return "invalid bytes in UTF8" in str(exc)
 
 
 def _version_of(root: dict[str, Any]) -> str:
@@ -707,6 +720,8 @@ def _read_items(
                         put(reader.prepare(batch))
                         batch = _Batch()
             except ijson.JSONError as exc:
+                if _not_utf8(exc):
+                    raise NotUtf8Error() from exc
                 start, end = tracked.last_range
                 raise ParseError(
                     source_path,

@@ -68,6 +68,20 @@ def test_a_non_utf8_byte_after_the_checked_head_restarts_the_read_transcoded(par
     assert [p.name for p in parsed.out_path.parent.iterdir()] == [parsed.out_path.name]
 
 
+@pytest.mark.parametrize("where", ["item", "root after the items"])
+def test_a_non_utf8_byte_late_in_json_restarts_the_read_transcoded(parse, write, monkeypatch, where):
+    monkeypatch.setattr(encoding, "CHUNK_BYTES", 64)  # the head check sees only the first 64 bytes
+    items = [{"description": f"Item {i}", "standard_charges": [{"setting": "outpatient", "gross_charge": 10 + i}]} for i in range(3)]
+    document = json.dumps({"hospital_name": "H", "version": "3.0.0", "standard_charge_information": items, "license_information": {"license_number": "L1", "state": "CA"}})
+    late = b"Add\x92L dose" if where == "item" else b"L\x92one"
+    content = document.encode().replace(b"Item 2" if where == "item" else b"L1", late)
+    parsed = parse(write("late.json", content))
+    assert (parsed.result.encoding, parsed.result.transcoded_bytes) == ("cp1252", 1)  # every other byte is ASCII
+    assert parsed.table["description"].to_list() == ["Item 0", "Item 1", "Add\u2019L dose" if where == "item" else "Item 2"]
+    assert parsed.table["license_number"].to_list() == ["L1" if where == "item" else "L\u2019one"] * 3
+    assert [p.name for p in parsed.out_path.parent.iterdir()] == [parsed.out_path.name]
+
+
 def _tall_file() -> str:
     rows = []
     for item in range(12):

@@ -18,7 +18,7 @@ from glimmr_dagster.lib.parsing import (
     parse_price_file,
 )
 from glimmr_dagster.lib.parsing.dedup import SeenRows
-from glimmr_dagster.lib.parsing.encoding import sniff_text_encoding, transcode_to_utf8
+from glimmr_dagster.lib.parsing.encoding import sniff_text_head, transcode_to_utf8
 from glimmr_dagster.lib.parsing.errors import cell_name, column_letter
 from glimmr_dagster.lib.parsing.schema import schema_markdown
 
@@ -50,22 +50,22 @@ def test_seen_rows_against_a_python_set():
 def test_encoding_sniff_and_transcode(tmp_path):
     utf8 = tmp_path / "u.csv"
     utf8.write_bytes("a,b\ncafé,1\n".encode())
-    assert sniff_text_encoding(utf8).name == "utf-8"
-    assert not sniff_text_encoding(utf8).needs_transcoding
+    assert sniff_text_head(utf8).name == "utf-8"
+    assert not sniff_text_head(utf8).needs_transcoding
     # A multi-byte character split across the check's chunk boundary is still valid UTF-8.
     split = tmp_path / "split.csv"
     split.write_bytes(b"x" * (16 * 1024 * 1024 - 1) + "é\n".encode())
-    assert sniff_text_encoding(split).is_utf8
+    assert sniff_text_head(split).is_utf8
     latin = tmp_path / "l.csv"
     latin.write_bytes(b"caf\xe9 \x81\n")  # 0x81 is undefined in cp1252: read as latin-1
-    encoding = sniff_text_encoding(latin)
+    encoding = sniff_text_head(latin)
     assert encoding.needs_transcoding
     out = transcode_to_utf8(latin, tmp_path / "out.csv", encoding)
     assert (out.encoding, out.fallback_bytes) == ("cp1252", 2)
     assert (tmp_path / "out.csv").read_bytes().decode("utf-8") == "café \x81\n"
     utf16 = tmp_path / "w.csv"
     utf16.write_bytes("a,b\r\nü,1\r\n".encode("utf-16"))
-    out = transcode_to_utf8(utf16, tmp_path / "out16.csv", sniff_text_encoding(utf16))
+    out = transcode_to_utf8(utf16, tmp_path / "out16.csv", sniff_text_head(utf16))
     assert out.encoding == "utf-16"
     assert (tmp_path / "out16.csv").read_bytes().decode("utf-8") == "a,b\r\nü,1\r\n"
 
