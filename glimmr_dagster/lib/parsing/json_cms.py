@@ -73,7 +73,8 @@ PAYER_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "additional_payer_notes": ("additional_payer_notes", pa.string()),
 }
 PAYER_KEYS = frozenset(PAYER_FIELDS)
-PAYER_STRUCT = pa.struct([pa.field(key, arrow_type) for key, (_, arrow_type) in PAYER_FIELDS.items()])
+# The payer records' columns as published (JSON keys), for polars' own reading of the dicts.
+PAYER_SCHEMA = {key: pl.Float64 if arrow_type == pa.float64() else pl.String for key, (_, arrow_type) in PAYER_FIELDS.items()}
 CHARGE_FIELDS = {
     "setting": "setting",
     "gross_charge": "gross_charge",
@@ -130,7 +131,7 @@ class _Batch:
     payer_counts: list[int] = field(default_factory=list)  # per standard-charge row: its payer rows
     has_payers: list[bool] = field(default_factory=list)  # per standard-charge row: False, one row for it
     payer_rows: int = 0
-    payer_arrays: list[pa.Array] = field(default_factory=list)
+    payer_frames: list[pl.DataFrame] = field(default_factory=list)
     pending_payers: list = field(default_factory=list)
     # What flattening found, merged into the result by `flush` (flattening runs on its own thread).
     rows_read: int = 0
@@ -143,7 +144,7 @@ class _Prepared:
     """A batch turned into Arrow (all the work that needs Python objects), ready for `flush`."""
 
     batch: _Batch
-    payers: pa.StructArray | None
+    payers: pl.DataFrame | None  # JSON keys as column names
     charges: pa.Table
     items: pa.Table
     indices: dict[str, pa.Array]  # charge_item, charge_index, payer_counts, has_payers (per charge); item_index
@@ -272,21 +273,23 @@ class _JsonReader:
         if not payers:
             return
         try:
-            # Values of the wrong shape raise here, and take the careful path.
-            array = pa.array(payers, type=PAYER_STRUCT)
+            # Polars reads the dicts twice as fast as pyarrow. Values of the wrong shape (a
+            # string where a number belongs, an object where text belongs) raise here, and take
+            # the careful path. (Like pyarrow, it reads a boolean in a number field as 0 or 1.)
+            frame = pl.from_dicts(payers, schema=PAYER_SCHEMA, strict=True)
             # Keys outside the CMS set would be dropped silently: when the records hold more keys
-            # than the array has values (unknown keys, or keys whose value is null), look closer.
-            values = sum(len(array) - array.field(i).null_count for i in range(array.type.num_fields))
+            # than the frame has values (unknown keys, or keys whose value is null), look closer.
+            values = frame.height * frame.width - sum(frame.null_count().row(0))
             if sum(map(len, filter(None, payers))) != values:
                 keys = set().union(*(p for p in payers if p is not None))
                 if not keys <= PAYER_KEYS:
-                    array = self._convert_payers_carefully(batch, payers)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            array = self._convert_payers_carefully(batch, payers)
-        batch.payer_arrays.append(array)
+                    frame = self._convert_payers_carefully(batch, payers)
+        except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+            frame = self._convert_payers_carefully(batch, payers)
+        batch.payer_frames.append(frame)
         payers.clear()
 
-    def _convert_payers_carefully(self, batch: _Batch, payers: list) -> pa.Array:
+    def _convert_payers_carefully(self, batch: _Batch, payers: list) -> pl.DataFrame:
         columns: dict[str, list] = {key: [] for key in PAYER_FIELDS}
         for payer in payers:
             if not isinstance(payer, dict):
@@ -296,17 +299,16 @@ class _JsonReader:
             for key in payer.keys() - PAYER_FIELDS.keys():
                 if not _is_empty(payer[key]):
                     self._not_carried(batch, f"standard_charge_information[].standard_charges[].payers_information[].{key}")
-        arrays, names = [], []
+        arrays = {}
         for key, values in columns.items():
             arrow_type = PAYER_FIELDS[key][1]
             column = _column(values, numeric=arrow_type == pa.float64())
             if column.type == pa.string():
-                for i, v in enumerate(values):
+                for v in values:
                     if v is not None and not isinstance(v, (str, int, float, bool)) and not _is_empty(v):
                         self._not_carried(batch, f"standard_charge_information[].standard_charges[].payers_information[].{key}")
-            arrays.append(column)
-            names.append(key)
-        return pa.StructArray.from_arrays(arrays, names=names)
+            arrays[key] = column
+        return pl.from_arrow(pa.table(arrays))
 
     # -- batches -------------------------------------------------------------------------------
 
@@ -314,8 +316,9 @@ class _JsonReader:
         """Everything that needs the flattened Python objects: done on the reading thread."""
         self._convert_payers(batch)
         payers = None
-        if batch.payer_arrays:
-            payers = pa.concat_arrays(batch.payer_arrays) if len(batch.payer_arrays) > 1 else batch.payer_arrays[0]
+        if batch.payer_frames:
+            # A column read as text in one part (a "$12.00" among numbers) makes it text in all.
+            payers = pl.concat(batch.payer_frames, how="vertical_relaxed") if len(batch.payer_frames) > 1 else batch.payer_frames[0]
         charges = pa.table(
             {
                 CHARGE_FIELDS[key]: (
@@ -337,7 +340,7 @@ class _JsonReader:
         # The Python objects are no longer needed.
         batch.item_fields = {}
         batch.charge_fields = {}
-        batch.payer_arrays = []
+        batch.payer_frames = []
         batch.charge_item = batch.charge_index = batch.payer_counts = batch.has_payers = batch.item_index = []
         return prepared
 
@@ -351,11 +354,7 @@ class _JsonReader:
             result.rejects.add(reason, 1, [path])
         if prepared.payers is None or not batch.payer_rows:
             return None
-        payer_struct = prepared.payers
-        payer_frame = pl.from_arrow(
-            pa.RecordBatch.from_struct_array(payer_struct) if payer_struct.type.num_fields else pa.table({})
-        )
-        payer_frame = payer_frame.rename({key: PAYER_FIELDS[key][0] for key in payer_frame.columns})
+        payer_frame = prepared.payers.rename({key: PAYER_FIELDS[key][0] for key in prepared.payers.columns})
         charge_frame = pl.from_arrow(prepared.charges)
         item_frame = pl.from_arrow(prepared.items)
         charge_item, charge_index, payer_counts, has_payers, item_index = (

@@ -178,6 +178,16 @@ def test_json_in_many_small_batches_gives_the_same_table(parse, write, monkeypat
     assert (first["codes"], first["primary_code"]) == (None, None)
 
 
+def test_a_number_published_as_text_in_a_later_part_of_a_json_batch(parse, write, monkeypatch):
+    # Payers are read in parts; one part reading a column as text makes the batch's column text.
+    monkeypatch.setattr(json_cms, "PAYERS_PER_CONVERSION", 2)
+    payers = [{**PAYER, "standard_charge_dollar": d} for d in (5, 6, "$1,234.50", 7, "N/A")]
+    items = [{"description": "MRI", "standard_charges": [{"setting": "outpatient", "payers_information": payers}]}]
+    parsed = parse(write("text-dollars.json", json.dumps({"hospital_name": "H", "version": "3.0.0", "standard_charge_information": items})))
+    assert parsed.table["negotiated_dollar"].to_list() == [5.0, 6.0, 1234.5, 7.0, None]
+    assert parsed.result.missing_markers == {"standard_charge_information[].standard_charges[].payers_information[].standard_charge_dollar": 1}
+
+
 @pytest.mark.parametrize("cap", [3, 50])
 def test_seen_rows_with_runs_that_stop_growing(monkeypatch, cap):
     from glimmr_dagster.lib.parsing import dedup
