@@ -278,7 +278,13 @@ def normalize_level(
         hits = [x for x in found.get(f"big:{name}", ()) if _is_placeholder(x)]
         if stats[f"bad:{name}"]:
             if schema[name] != pl.String:
+                # Parsed as a number, but not a finite one: NaN is a missing marker, as its text
+                # would be; an infinity (or a number beyond float range) is not a number we carry.
                 v = pl.when(v.is_finite()).then(v)
+                counts.cells(result.missing_markers, name, pl.col(name).is_nan())
+                infinite = pl.col(name).is_infinite()
+                counts.cells(result.cells_not_carried, name, infinite)
+                flag(f"not_a_number:{name}", infinite)
             else:
                 allow_percent = name == "negotiated_percentage"
                 parsed = {

@@ -48,7 +48,12 @@ def cells_hash(names: list[str]) -> pl.Expr:
 class CmsRowProcessor:
     """Turns raw batches of one file into table batches, updating the result as it goes."""
 
-    def __init__(self, columns: CmsColumns, result: ParseResult, constants: RowConstants, width: int) -> None:
+    def __init__(
+        self, columns: CmsColumns, result: ParseResult, constants: RowConstants, width: int,
+        schema: dict[str, pl.DataType] | None = None,
+    ) -> None:
+        """`schema`: the raw batches' column types, when a reader parses some columns as numbers
+        (text otherwise)."""
         self.columns = columns
         self.result = result
         self.constants = constants
@@ -60,6 +65,7 @@ class CmsRowProcessor:
                 self.labels.by_block[(name, b)] = columns.label(i)
         mapped = set(columns.item.values()) | {i for block in columns.blocks for i in block.columns.values()}
         self.cells = [source_column(i) for i in range(width)]
+        self.schema = schema or {c: pl.String for c in self.cells}
         self.mapped = [source_column(i) for i in sorted(mapped) if i < width]
         self.unmapped = [c for c in self.cells if c not in set(self.mapped)]
         self.payer_plan_keys: set[tuple[str | None, str | None]] = set()
@@ -70,7 +76,7 @@ class CmsRowProcessor:
         block_cells = {source_column(i) for block in columns.blocks for i in block.columns.values()}
         self.item_cells = [c for c in self.cells if c not in block_cells]
         hashed = self.item_cells if columns.is_wide else self.cells
-        self.blank_hash = pl.DataFrame({c: [None] for c in hashed}, schema={c: pl.String for c in hashed}).select(
+        self.blank_hash = pl.DataFrame({c: [None] for c in hashed}, schema={c: self.schema[c] for c in hashed}).select(
             cells_hash(hashed)
         ).item()
         if columns.is_wide:
@@ -108,7 +114,8 @@ class CmsRowProcessor:
             if i >= self.width:
                 continue
             if name in NUMBER_FIELDS:
-                exprs.append(pl.col(column).cast(pl.Float64, strict=False).alias(column + PRECAST_SUFFIX))
+                if self.schema[column] == pl.String:
+                    exprs.append(pl.col(column).cast(pl.Float64, strict=False).alias(column + PRECAST_SUFFIX))
             elif name in NAME_FIELDS or name in ENUM_FIELDS:
                 # Few distinct values: as categories, later steps work on the distinct values.
                 exprs.append(pl.col(column).cast(pl.Categorical))

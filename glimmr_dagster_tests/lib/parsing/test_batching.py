@@ -82,6 +82,32 @@ def test_a_non_utf8_byte_late_in_json_restarts_the_read_transcoded(parse, write,
     assert [p.name for p in parsed.out_path.parent.iterdir()] == [parsed.out_path.name]
 
 
+def test_number_columns_read_as_numbers_give_the_same_table_as_text(parse, write, monkeypatch):
+    # The first rows' number columns are plain, so they are read as numbers; a "$" amount further
+    # down reads the file again as text, and NaN/inf read as numbers are accounted as their text is.
+    plain = [MRI.replace("1200", str(1200 + i)) for i in range(4)]
+    late = [MRI.replace("1200", '"$1,234.50"'), MRI.replace("1080", "NaN"), MRI.replace("250", "inf"), MRI.replace("1200", "999999999")]
+    path = write("numbers.csv", tall(*plain, *late))
+    monkeypatch.setattr(csv_cms, "NUMBER_SAMPLE_ROWS", 2)
+    sampled = parse(path)
+    monkeypatch.setattr(csv_cms, "NUMBER_SAMPLE_ROWS", 100)
+    whole = parse(path)  # the "$" is in the sample: that column is read as text from the start
+    _same(sampled, whole)
+    assert whole.table["gross_charge"].to_list() == [1200.0, 1201.0, 1202.0, 1203.0, 1234.5, 1200.0, 1200.0, 999999999.0]
+    no_dollar = write("no-dollar.csv", tall(*plain, *late[1:]))
+    monkeypatch.setattr(csv_cms, "NUMBER_SAMPLE_ROWS", 2)
+    as_numbers = parse(no_dollar)  # NaN and inf after the sample: read as numbers all along
+    assert as_numbers.table["discounted_cash"].null_count() == 1
+    assert as_numbers.table["deidentified_min"].null_count() == 1
+    monkeypatch.setattr(csv_cms, "NUMBER_SAMPLE_ROWS", 100)
+    _same(as_numbers, parse(no_dollar))
+    result = as_numbers.result
+    assert dict(result.missing_markers) == {"standard_charge|discounted_cash": 1}
+    assert dict(result.cells_not_carried) == {"standard_charge|min": 1}
+    assert result.flags["not_a_number:deidentified_min"] == 1
+    assert result.placeholders == {"standard_charge|gross": 1}
+
+
 def _tall_file() -> str:
     rows = []
     for item in range(12):
