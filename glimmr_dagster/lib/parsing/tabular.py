@@ -1,11 +1,12 @@
 """Rows of a CMS CSV/XLSX template → table batches (shared by the CSV and workbook readers).
 
-A reader hands over raw batches: every source column as text (`c0`, `c1`, ...), the source row
-number (`_row`) and the columns of `row_expressions`, which the CSV reader computes inside
-polars' streaming engine so that they run on all cores, in step with parsing: a hash of the row
-(of its non-payer cells, for wide files), a blank-row marker, a hash of the code slots, the
-number columns cast to floats, and the low-cardinality columns (payer, plan, setting, ...) as
-categories. This module accounts for every row (blank, duplicate, landed), counts the non-empty
+A reader hands over raw batches: every source column (`c0`, `c1`, ...) as text, or as floats for
+a tall file's number columns that hold only plain numbers (rows then compare by value there:
+"100" and "100.00" are the same), the source row number (`_row`) and the columns of
+`row_expressions`, which the CSV reader computes inside polars' streaming engine so that they
+run on all cores, in step with parsing: a hash of the row (of its non-payer cells, for wide
+files), a blank-row marker, a hash of the code slots, the number columns read as text cast to
+floats, and the low-cardinality columns (payer, plan, setting, ...) as categories. This module accounts for every row (blank, duplicate, landed), counts the non-empty
 cells of columns the table has no place for, normalizes the item columns and, for wide files,
 unpivots the payer/plan blocks into one row each.
 
