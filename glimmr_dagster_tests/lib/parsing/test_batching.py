@@ -12,6 +12,7 @@ import pytest
 from glimmr_dagster.lib import normalize as nz
 from glimmr_dagster.lib.parsing import csv_cms, encoding, json_cms, tabular
 from glimmr_dagster.lib.parsing.dedup import SeenRows
+from glimmr_dagster.lib.parsing.errors import ParseError
 from glimmr_dagster.lib.parsing.frames import _DOLLARS
 
 from .test_csv_quirks import MRI, TALL_HEADER, V3_ROW1, V3_ROW2, WIDE_HEADER, tall
@@ -212,6 +213,43 @@ def test_a_number_published_as_text_in_a_later_part_of_a_json_batch(parse, write
     parsed = parse(write("text-dollars.json", json.dumps({"hospital_name": "H", "version": "3.0.0", "standard_charge_information": items})))
     assert parsed.table["negotiated_dollar"].to_list() == [5.0, 6.0, 1234.5, 7.0, None]
     assert parsed.result.missing_markers == {"standard_charge_information[].standard_charges[].payers_information[].standard_charge_dollar": 1}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_json_read_in_tiny_chunks_gives_the_same_table(parse, write, monkeypatch, chunk):
+    # Every value and item boundary falls across chunk ends somewhere: numbers, literals,
+    # strings, multi-byte characters, the whitespace between tokens.
+    document = json.loads(_json_document())
+    document["standard_charge_information"][3]["description"] = "Caf\u00e9 \u2013 \u00fcbung"
+    document["modifier_information"] = [{"description": "Bilateral", "code": "50", "modifier_payer_information": []}]
+    path = write("doc.json", json.dumps(document, indent=1))
+    whole = parse(path)
+    monkeypatch.setattr(json_cms, "TEXT_CHUNK_BYTES", chunk)
+    _same(whole, parse(path))
+    assert whole.result.rows_written > 40
+
+
+@pytest.mark.parametrize(
+    ("damage", "location", "message", "at"),
+    [
+        (lambda doc: doc.replace('"Item 7"', '"Item 7" x'), "/standard_charge_information/7", "Expecting ',' delimiter", lambda b: b.index(b" x") + 1),
+        (lambda doc: doc.replace('"Caf\u00e9', '"Caf\u00e9 \\q'), "/standard_charge_information/3", "Invalid .escape", lambda b: b.index(b"\\q")),
+        (lambda doc: doc[: doc.index('"Item 20"')], "/standard_charge_information/20", "Expecting value", len),
+        (lambda doc: doc[: doc.index('"Item 20"') + 3], "/standard_charge_information/20", "Unterminated string", lambda b: b.index(b'"It', b.index(b"Item 19"))),
+        (lambda doc: doc + " {}", "$", "expected the end of the file", lambda b: len(b) - 2),
+    ],
+)
+def test_broken_json_fails_at_the_byte_it_breaks_whatever_the_chunks(parse, write, monkeypatch, damage, location, message, at):
+    document = json.loads(_json_document())
+    document["standard_charge_information"][3]["description"] = "Caf\u00e9"  # two bytes in UTF-8
+    content = damage(json.dumps(document, ensure_ascii=False)).encode()
+    path = write("broken.json", content)
+    for chunk in (5, 4 * 1024 * 1024):
+        monkeypatch.setattr(json_cms, "TEXT_CHUNK_BYTES", chunk)
+        with pytest.raises(ParseError, match=message) as caught:
+            parse(path)
+        assert caught.value.location == f"{location} (byte {at(content)})"
+    assert not list((path.parent.parent / "lake").glob("*.parquet"))
 
 
 @pytest.mark.parametrize("cap", [3, 50])

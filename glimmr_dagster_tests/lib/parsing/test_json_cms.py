@@ -124,9 +124,11 @@ def test_invalid_json_names_the_item_and_byte(parse, write):
     doc = document(item(payers=[PAYER]), item("Second", payers=[PAYER]))
     broken = doc.replace('"description": "Second"', '"description": "Second" "oops"')
     path = write("broken.json", broken)
-    with pytest.raises(ParseError, match=r"at /standard_charge_information/1 \(bytes \d+-\d+\): invalid JSON: parse error: after key and value, inside map, I expect") as caught:
+    with pytest.raises(ParseError, match=r"at /standard_charge_information/1 \(byte \d+\): invalid JSON: Expecting ',' delimiter") as caught:
         parse(path)
     assert str(path) in str(caught.value)
+    oops = broken.encode().index(b'"oops"')
+    assert caught.value.location == f"/standard_charge_information/1 (byte {oops})"
     assert not list((path.parent.parent / "lake").glob("*"))
 
 
