@@ -46,7 +46,7 @@ def baseline_ijson(source: Path, out: Path) -> int:
 
 
 def baseline_ijson_float(source: Path, out: Path) -> int:
-    """The same pass with floats instead of Decimals (what the parser asks ijson for)."""
+    """The same pass with floats instead of Decimals (as the parser reads numbers)."""
     return _ijson_items(source, use_float=True)
 
 

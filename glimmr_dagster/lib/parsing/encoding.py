@@ -66,10 +66,10 @@ class TextEncoding:
 def sniff_text_head(path: Path) -> TextEncoding:
     """Is the file UTF-8 (BOM or not), UTF-16, or something else? Only its first chunk is checked.
 
-    For readers that validate UTF-8 themselves as they go (polars' CSV reader, yajl): a file whose
-    head is valid UTF-8 is read in place, and the reader's own "invalid UTF-8" error sends it
-    through `transcode_to_utf8` after all (see `read_as_utf8`). This saves a whole pass over the
-    (usually valid) file.
+    For readers that validate UTF-8 themselves as they go (polars' CSV reader, the JSON reader's
+    strict decoding): a file whose head is valid UTF-8 is read in place, and the reader's own
+    "invalid UTF-8" error sends it through `transcode_to_utf8` after all (see `read_as_utf8`).
+    This saves a whole pass over the (usually valid) file.
     """
     with open(path, "rb") as handle:
         head = handle.read(CHUNK_BYTES)

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ijson
 import polars as pl
 import pyarrow as pa
 
@@ -515,50 +514,11 @@ def _modifier_list(value: Any) -> list[str] | None:
 # -- root metadata --------------------------------------------------------------------------------
 
 
-class _RootCollector:
-    """Collects the root object's keys other than the items from a stream of parser events."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.builder: ijson.common.ObjectBuilder | None = None
-        self.key: str | None = None
-        self.items_started = False
-
-    def event(self, prefix: str, event: str, value: Any) -> bool:
-        """Feed one event; True once the item array starts (stop feeding head events)."""
-        if prefix == "" and event == "map_key":
-            self.key = value
-            return False
-        if prefix == "standard_charge_information" and event == "start_array":
-            self.items_started = True
-            return True
-        if self.key is None or prefix == "":
-            return False
-        if self.builder is None:
-            self.builder = ijson.common.ObjectBuilder()
-        self.builder.event(event, value)
-        if prefix == self.key and event in ("end_map", "end_array", "string", "number", "boolean", "null"):
-            self.values[self.key] = self.builder.value
-            self.builder = None
-            self.key = None
-        return False
-
-
 def _read_head(path: Path, skip: int) -> tuple[dict[str, Any], bool]:
-    collector = _RootCollector()
+    """The root's keys before the item array, and whether there is one."""
     with open(path, "rb") as handle:
         handle.seek(skip)
-        try:
-            for prefix, event, value in ijson.parse(handle, use_float=True):
-                if prefix == "" and event == "start_array":
-                    raise NotACmsTemplateError(path, "$", "the JSON root is an array; a CMS file is an object with standard_charge_information")
-                if collector.event(prefix, event, value):
-                    return collector.values, True
-        except ijson.JSONError as exc:
-            if _not_utf8(exc):
-                raise NotUtf8Error() from exc
-            raise ParseError(path, "$", f"invalid JSON before the items: {exc}") from exc
-    return collector.values, False
+        return _JsonText(handle, path, item_index=lambda: 0).head()
 
 
 def _metadata_from_root(root: dict[str, Any]) -> FileMetadata:
@@ -627,7 +587,7 @@ def _constants(provenance: Provenance, result: ParseResult, meta: FileMetadata) 
 def parse_cms_json(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str, work_dir: Path
 ) -> ParseResult:
-    # Only the head is checked up front; yajl validates the rest as it parses.
+    # Only the head is checked up front; the rest is decoded strictly as it is read.
     return read_as_utf8(
         source_path,
         work_dir / f".{out_path.name}.utf8.tmp",
@@ -658,10 +618,6 @@ def _parse_text(
     )
     _read_items(source_path, text_path, skip, out_path, provenance, result, head)
     return result
-
-
-def _not_utf8(exc: ijson.JSONError) -> bool:
-    return "invalid bytes in UTF8" in str(exc)
 
 
 def _version_of(root: dict[str, Any]) -> str:
@@ -827,14 +783,27 @@ class _JsonText:
                 break
         self.in_items = False
 
-    def root_object(self, on_items) -> dict[str, Any]:
-        """The root's keys other than the items; `on_items` is handed the items as they come."""
+    def head(self) -> tuple[dict[str, Any], bool]:
+        """The root's keys before the item array, and whether there is one (read no further)."""
+        if self._peek() == "[":
+            raise NotACmsTemplateError(self.source_path, "$", "the JSON root is an array; a CMS file is an object with standard_charge_information")
         root: dict[str, Any] = {}
+
+        def stop(items) -> None:
+            raise _ItemsReached()
+
+        try:
+            self.root_object(stop, root)
+        except _ItemsReached:
+            return root, True
+        return root, False
+
+    def root_object(self, on_items, root: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The root's keys other than the items (into `root`); `on_items` is handed the items as
+        they come."""
+        root = {} if root is None else root
         self._expect("{", "a JSON object at the root")
-        if self._peek() == "}":
-            self.pos += 1
-            return root
-        while True:
+        while self._peek() != "}":  # (an empty root skips the loop)
             if self._peek() != '"':
                 raise self._fail(self.pos, "expected a key")
             key = self._value()
@@ -844,13 +813,15 @@ class _JsonText:
                 on_items(self._items())
             else:
                 root[key] = self._value()
-            if self._peek() == ",":
-                self.pos += 1
-                continue
-            self._expect("}", "',' or '}' after a root value")
-            if self._peek():
-                raise self._fail(self.pos, "expected the end of the file after the root object")
-            return root
+            if self._peek() != ",":
+                break
+            self.pos += 1
+            if self._peek() != '"':
+                raise self._fail(self.pos, "expected a key after ','")
+        self._expect("}", "',' or '}' after a root value")
+        if self._peek():
+            raise self._fail(self.pos, "expected the end of the file after the root object")
+        return root
 
 
 @contextlib.contextmanager
@@ -865,6 +836,10 @@ def _short_interpreter_switches():
         yield
     finally:
         sys.setswitchinterval(previous)
+
+
+class _ItemsReached(Exception):
+    pass
 
 
 _DONE = object()
