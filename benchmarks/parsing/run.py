@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             "baseline": bench.baseline,
             "baseline_s": round(median[bench.baseline], 2),
             "glimmr_s": round(median["glimmr"], 2),
-            "ratio": round(ratio, 2),
+            "ratio": round(ratio, 3),
             "ratio_target": bench.max_ratio,
             "baseline_cpu_s": round(cpu[bench.baseline], 2),
             "glimmr_cpu_s": round(cpu["glimmr"], 2),
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  baseline {median[bench.baseline]:.2f} s, {peak[bench.baseline] / 2**20:.0f} MB | "
             f"glimmr {median['glimmr']:.2f} s, {peak['glimmr'] / 2**20:.0f} MB | "
-            f"ratio {ratio:.2f} (target ≤ {bench.max_ratio}) {'ok' if ok_time else 'MISSED'} | "
+            f"ratio {ratio:.3f} (target ≤ {bench.max_ratio}) {'ok' if ok_time else 'MISSED'} | "
             f"cpu {cpu[bench.baseline]:.1f} vs {cpu['glimmr']:.1f} s | "
             f"peak {'ok' if ok_memory else 'MISSED'} (target ≤ {bench.max_peak_bytes / 2**20:.0f} MB)"
             + "".join(f" | vs {e}: {line[f'ratio_vs_{e}']:.2f}" for e in bench.extra_baselines),
