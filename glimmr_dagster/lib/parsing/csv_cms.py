@@ -207,20 +207,7 @@ def _read_rows(
     source_path: Path, text_path: Path, out_path: Path, columns, result: ParseResult,
     provenance: Provenance, header_row_number: int, width: int, read_numbers: bool,
 ) -> None:
-    meta = result.metadata
-    constants = RowConstants(
-        hospital_key=provenance.hospital_key,
-        file_sha256=provenance.file_sha256,
-        layout=result.layout,
-        schema_version=SCHEMA_VERSION,
-        parser_version=result.parser_version,
-        hospital_name=meta.hospital_name,
-        last_updated_on=meta.last_updated_on,
-        cms_version=result.cms_version,
-        location_names=meta.location_names,
-        license_number=meta.license_number,
-        license_state=meta.license_state,
-    )
+    constants = RowConstants.of(provenance, result)
     cells = [source_column(i) for i in range(width)]
     numbers: set[str] = set()
     if read_numbers and not columns.is_wide:

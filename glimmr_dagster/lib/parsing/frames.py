@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from glimmr_dagster.lib import normalize as nz
 
-from .result import ParseResult
+from .result import ParseResult, Provenance
 from .schema import COLUMN_NAMES, POLARS_SCHEMA
 
 NUMBER_FIELDS = (
@@ -566,6 +566,25 @@ class RowConstants:
     location_names: list[str]
     license_number: str | None
     license_state: str | None
+
+    @classmethod
+    def of(cls, provenance: Provenance, result: ParseResult) -> RowConstants:
+        """The file-level values of a file being parsed, from its provenance and what the
+        parser has read so far (layout, versions, `result.metadata`)."""
+        meta = result.metadata
+        return cls(
+            hospital_key=provenance.hospital_key,
+            file_sha256=provenance.file_sha256,
+            layout=result.layout,
+            schema_version=result.schema_version,
+            parser_version=result.parser_version,
+            hospital_name=meta.hospital_name,
+            last_updated_on=meta.last_updated_on,
+            cms_version=result.cms_version,
+            location_names=meta.location_names,
+            license_number=meta.license_number,
+            license_state=meta.license_state,
+        )
 
     def values(self) -> dict[str, object]:
         return {

@@ -568,22 +568,6 @@ def _text_list(value: Any) -> list[str]:
     return []
 
 
-def _constants(provenance: Provenance, result: ParseResult, meta: FileMetadata) -> RowConstants:
-    return RowConstants(
-        hospital_key=provenance.hospital_key,
-        file_sha256=provenance.file_sha256,
-        layout="json",
-        schema_version=SCHEMA_VERSION,
-        parser_version=result.parser_version,
-        hospital_name=meta.hospital_name,
-        last_updated_on=meta.last_updated_on,
-        cms_version=result.cms_version,
-        location_names=meta.location_names,
-        license_number=meta.license_number,
-        license_state=meta.license_state,
-    )
-
-
 def parse_cms_json(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str, work_dir: Path
 ) -> ParseResult:
@@ -631,7 +615,7 @@ def _read_items(
 ) -> None:
     result.metadata = _metadata_from_root(head)
     result.cms_version = _version_of(head)
-    constants = _constants(provenance, result, result.metadata)
+    constants = RowConstants.of(provenance, result)
     reader = _JsonReader(source_path, result, constants)
     state: dict[str, Any] = {"root": head}
 
@@ -672,7 +656,7 @@ def _read_items(
         root = state["root"]
         result.metadata = _metadata_from_root(root)
         result.cms_version = _version_of(root)
-        final = _constants(provenance, result, result.metadata)
+        final = RowConstants.of(provenance, result)
         if final != constants:
             # Root keys that follow the items changed a per-row value: rewrite those columns.
             _rewrite_constants(first_pass, out_path, final)

@@ -88,19 +88,7 @@ def parse_cms_workbook(
     data = data.with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in data.columns]
     ).with_row_index("_row", offset=header_row_number + 1)
-    constants = RowConstants(
-        hospital_key=provenance.hospital_key,
-        file_sha256=provenance.file_sha256,
-        layout=result.layout,
-        schema_version=SCHEMA_VERSION,
-        parser_version=parser_version,
-        hospital_name=metadata.hospital_name,
-        last_updated_on=metadata.last_updated_on,
-        cms_version=result.cms_version,
-        location_names=metadata.location_names,
-        license_number=metadata.license_number,
-        license_state=metadata.license_state,
-    )
+    constants = RowConstants.of(provenance, result)
     processor = CmsRowProcessor(columns, result, constants, width)
     step = max(1_000, SLICE_CELLS // max(width, 1))
 
