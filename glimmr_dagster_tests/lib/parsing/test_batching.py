@@ -11,11 +11,11 @@ import pytest
 
 from glimmr_dagster.lib import normalize as nz
 from glimmr_dagster.lib.parsing import csv_cms, encoding, json_cms, tabular
-from glimmr_dagster.lib.parsing.dedup import SeenRows
 from glimmr_dagster.lib.parsing.errors import ParseError
 from glimmr_dagster.lib.parsing.frames import _DOLLARS
 
 from .test_csv_quirks import MRI, TALL_HEADER, V3_ROW1, V3_ROW2, WIDE_HEADER, tall
+from .test_pieces import assert_seen_rows_match_a_python_set
 
 
 def _same(first, second) -> None:
@@ -258,16 +258,7 @@ def test_seen_rows_with_runs_that_stop_growing(monkeypatch, cap):
 
     monkeypatch.setattr(dedup, "MAX_MERGED_ROWS", cap)
     monkeypatch.setattr(dedup, "FAN_OUT", 2)
-    rng = random.Random(cap)
-    seen, reference = SeenRows(), set()
-    for _ in range(60):
-        batch = [rng.randrange(400) * 2**53 for _ in range(rng.randrange(0, 30))]
-        expected = []
-        for value in batch:
-            expected.append(value not in reference)
-            reference.add(value)
-        assert seen.first_occurrences(pl.Series(batch, dtype=pl.UInt64)).to_list() == expected
-    assert seen.size == len(reference)
+    assert_seen_rows_match_a_python_set(random.Random(cap), batches=60, distinct=400, longest=30, step=2**53)
 
 
 def test_the_header_rows_alone_still_parse(parse, write):

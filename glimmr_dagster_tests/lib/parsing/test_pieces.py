@@ -34,17 +34,22 @@ def test_seen_rows_finds_repeats_within_and_across_batches():
     assert seen.size == 5
 
 
-def test_seen_rows_against_a_python_set():
-    rng = random.Random(7)
+def assert_seen_rows_match_a_python_set(rng: random.Random, batches: int, distinct: int, longest: int, step: int) -> None:
+    """SeenRows over random batches (values: multiples of `step` below `distinct * step`) says
+    what a Python set says, value by value."""
     seen, reference = SeenRows(), set()
-    for _ in range(40):
-        batch = [rng.randrange(5_000) * 2**51 for _ in range(rng.randrange(0, 400))]
+    for _ in range(batches):
+        batch = [rng.randrange(distinct) * step for _ in range(rng.randrange(0, longest))]
         expected = []
         for value in batch:
             expected.append(value not in reference)
             reference.add(value)
         assert seen.first_occurrences(pl.Series(batch, dtype=pl.UInt64)).to_list() == expected
     assert seen.size == len(reference)
+
+
+def test_seen_rows_against_a_python_set():
+    assert_seen_rows_match_a_python_set(random.Random(7), batches=40, distinct=5_000, longest=400, step=2**51)
 
 
 def test_encoding_sniff_and_transcode(tmp_path):
