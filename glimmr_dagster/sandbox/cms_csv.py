@@ -15,7 +15,7 @@ with spaces around the pipes, and description cells that span two lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 from .charges import (
@@ -33,7 +33,7 @@ from .charges import (
     price_item,
     priced_rows,
 )
-from .content import BytesContent, Content, ContentFormat, ContentSpec, register_format
+from .content import BlockedContent, BytesContent, ContentFormat, ContentSpec, register_format
 from .seeding import derive_rng
 
 # The `version` value CMS prescribes for row 2: every v2.x CSV says 2.0.0.
@@ -397,7 +397,7 @@ def _show_quirk(rows: list[PricedRow], rewrite: Callable[[str], str], marker: st
 # Streaming large files
 
 
-class LargeTallCsv(Content):
+class LargeTallCsv(BlockedContent):
     """A CMS tall CSV of an exact byte size, produced on the fly.
 
     The body is a fixed-length block of data rows repeated; every row carries a chargemaster
@@ -407,8 +407,6 @@ class LargeTallCsv(Content):
     whole block are ordinary rows plus one row whose notes pad the file to its exact size.
     """
 
-    BLOCK_TARGET_BYTES = 1 << 20
-    BLOCK_DIGITS = 8
     PLACEHOLDER = "\x00"
     FILLER_TEXT = "Filler row that keeps this file at its published size. "
 
@@ -436,7 +434,7 @@ class LargeTallCsv(Content):
                 template_bytes += len(line) - 1 + self.BLOCK_DIGITS
             row_number += 1
         self._pieces = "".join(template_lines).encode("utf-8").split(self.PLACEHOLDER.encode())
-        self._line_templates = [line.encode("utf-8") for line in template_lines]
+        self._templates = [line.encode("utf-8") for line in template_lines]
         self.block_length = sum(len(piece) for piece in self._pieces) + self.BLOCK_DIGITS * (len(self._pieces) - 1)
 
         filler_item = PricedRow(description="Miscellaneous supply", codes=[("0270", "RC"),
@@ -444,7 +442,7 @@ class LargeTallCsv(Content):
         self._filler_layout = layout
         self._filler_row = filler_item
         self._line_end = style.line_end
-        filler_min = len(self._filler_line(0, "")) + 1
+        filler_min = len(self._filler(0, "")) + 1
 
         body = self.size - len(self.header)
         if body < filler_min:
@@ -459,52 +457,13 @@ class LargeTallCsv(Content):
         self.tail = self._build_tail(tail_length, filler_min)
         assert self.tail_start + len(self.tail) == self.size
 
-    def _digits(self, block_number: int) -> bytes:
-        return b"%0*d" % (self.BLOCK_DIGITS, block_number)
-
-    def _filler_line(self, block_number: int, notes: str) -> bytes:
+    def _filler(self, block_number: int, notes: str) -> bytes:
         self._filler_row.generic_notes = notes
         line = self._filler_layout.lines(self._filler_row)[0] + self._line_end
         return line.encode("utf-8").replace(self.PLACEHOLDER.encode(), self._digits(block_number))
 
-    def _build_tail(self, length: int, filler_min: int) -> bytes:
-        if length == 0:
-            return b""
-        digits = self._digits(self.full_blocks)
-        placeholder = self.PLACEHOLDER.encode()
-        parts: list[bytes] = []
-        remaining = length
-        for template in self._line_templates:
-            line = template.replace(placeholder, digits)
-            if remaining - len(line) < filler_min:
-                break
-            parts.append(line)
-            remaining -= len(line)
-        pad_length = remaining - (filler_min - 1)
-        padding = (self.FILLER_TEXT * (pad_length // len(self.FILLER_TEXT) + 1))[:pad_length]
-        parts.append(self._filler_line(self.full_blocks, padding))
-        tail = b"".join(parts)
-        assert len(tail) == length, (len(tail), length)
-        return tail
-
     def block(self, block_number: int) -> bytes:
         return self._digits(block_number).join(self._pieces)
-
-    def iter_range(self, start: int, end: int) -> Iterator[bytes | memoryview]:
-        position = max(start, 0)
-        end = min(end, self.size)
-        while position < end:
-            if position < self.body_start:
-                chunk: bytes | memoryview = memoryview(self.header)[position:min(end, self.body_start)]
-            elif position < self.tail_start:
-                block_number, offset = divmod(position - self.body_start, self.block_length)
-                take = min(self.block_length - offset, end - position)
-                chunk = memoryview(self.block(block_number))[offset:offset + take]
-            else:
-                offset = position - self.tail_start
-                chunk = memoryview(self.tail)[offset:offset + (end - position)]
-            yield chunk
-            position += len(chunk)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ financial-aid and contract-provision keys) is the hospital's style, kept across 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,7 @@ from .charges import (
     price_item,
     priced_rows,
 )
-from .content import BytesContent, Content, ContentFormat, ContentSpec, register_format
+from .content import BlockedContent, BytesContent, ContentFormat, ContentSpec, register_format
 from .seeding import derive_rng
 
 JSON_MEDIA_TYPE = "application/json"
@@ -177,7 +176,7 @@ def render_cms_json(spec: ContentSpec, version: str) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-class LargeJson(Content):
+class LargeJson(BlockedContent):
     """A CMS JSON file of an exact byte size, produced on the fly (like `LargeTallCsv`).
 
     Written compactly: the root's metadata, then `standard_charge_information` made of a
@@ -187,10 +186,8 @@ class LargeJson(Content):
     few ordinary items and one item whose notes pad the file to its exact size.
     """
 
-    BLOCK_TARGET_BYTES = 1 << 20
-    BLOCK_DIGITS = 8
     # Printable, so JSON leaves it alone, and as long as the digits that replace it.
-    PLACEHOLDER = "~" * BLOCK_DIGITS
+    PLACEHOLDER = "~" * BlockedContent.BLOCK_DIGITS
     FILLER_TEXT = "Filler item that keeps this file at its published size. "
 
     def __init__(self, spec: ContentSpec, version: str):
@@ -206,7 +203,7 @@ class LargeJson(Content):
         rng = derive_rng(spec.seed, spec.fileid, spec.version, "large-json-block")
         items = item_order(spec)
         drift = price_drift(spec)
-        self._item_templates: list[bytes] = []
+        self._templates: list[bytes] = []
         length = 0
         position = 0
         while length < self.BLOCK_TARGET_BYTES:
@@ -214,10 +211,10 @@ class LargeJson(Content):
                              f"{self.PLACEHOLDER}{position:05d}", drift)
             encoded = (json.dumps(_item(row, version), separators=(",", ":"), ensure_ascii=False) + ",").encode()
             assert encoded.count(self.PLACEHOLDER.encode()) == 1, "every item must carry the block number"
-            self._item_templates.append(encoded)
+            self._templates.append(encoded)
             length += len(encoded)
             position += 1
-        self._block_template = b"".join(self._item_templates)
+        self._block_template = b"".join(self._templates)
         self.block_length = len(self._block_template)
         self._version = version
 
@@ -236,51 +233,14 @@ class LargeJson(Content):
         self.tail = self._build_tail(tail_length, filler_min) + self.closing
         assert self.tail_start + len(self.tail) == self.size
 
-    def _digits(self, block_number: int) -> bytes:
-        return b"%0*d" % (self.BLOCK_DIGITS, block_number)
-
     def _filler(self, block_number: int, notes: str) -> bytes:
         row = PricedRow(description="Miscellaneous supply",
                         codes=[("0270", "RC"), (f"{self._digits(block_number).decode()}99999", "CDM")],
                         setting="both", gross=12.0, cash=9.0, generic_notes=notes)
         return json.dumps(_item(row, self._version), separators=(",", ":")).encode()
 
-    def _build_tail(self, length: int, filler_min: int) -> bytes:
-        digits = self._digits(self.full_blocks)
-        placeholder = self.PLACEHOLDER.encode()
-        parts: list[bytes] = []
-        remaining = length
-        for template in self._item_templates:
-            item = template.replace(placeholder, digits)
-            if remaining - len(item) < filler_min:
-                break
-            parts.append(item)
-            remaining -= len(item)
-        pad_length = remaining - (filler_min - 1)
-        padding = (self.FILLER_TEXT * (pad_length // len(self.FILLER_TEXT) + 1))[:pad_length]
-        parts.append(self._filler(self.full_blocks, padding))
-        tail = b"".join(parts)
-        assert len(tail) == length, (len(tail), length)
-        return tail
-
     def block(self, block_number: int) -> bytes:
         return self._block_template.replace(self.PLACEHOLDER.encode(), self._digits(block_number))
-
-    def iter_range(self, start: int, end: int) -> Iterator[bytes | memoryview]:
-        position = max(start, 0)
-        end = min(end, self.size)
-        while position < end:
-            if position < self.body_start:
-                chunk: bytes | memoryview = memoryview(self.header)[position:min(end, self.body_start)]
-            elif position < self.tail_start:
-                block_number, offset = divmod(position - self.body_start, self.block_length)
-                take = min(self.block_length - offset, end - position)
-                chunk = memoryview(self.block(block_number))[offset:offset + take]
-            else:
-                offset = position - self.tail_start
-                chunk = memoryview(self.tail)[offset:offset + (end - position)]
-            yield chunk
-            position += len(chunk)
 
 
 for _version in ("2.2", "3.0"):

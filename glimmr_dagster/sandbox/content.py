@@ -87,6 +87,76 @@ class BytesContent(Content):
         return self.data
 
 
+class BlockedContent(Content):
+    """A large file of an exact size: a header, a fixed-length block repeated, then a tail.
+
+    Each block's records carry the block number (BLOCK_DIGITS digits) in place of a placeholder,
+    so they stay distinct across the file, and the block holding any byte offset is one division
+    away, which is what makes Range requests cheap. Subclasses set `header`, `body_start`,
+    `tail_start`, `block_length`, `full_blocks`, `tail`, `_templates` (one record each, with the
+    placeholder) and define `block` and `_filler` (a record whose notes pad the tail).
+    """
+
+    BLOCK_TARGET_BYTES = 1 << 20
+    BLOCK_DIGITS = 8
+    PLACEHOLDER: str
+    FILLER_TEXT: str
+
+    header: bytes
+    body_start: int
+    tail_start: int
+    block_length: int
+    full_blocks: int
+    tail: bytes
+    _templates: list[bytes]
+
+    def block(self, block_number: int) -> bytes:
+        raise NotImplementedError
+
+    def _filler(self, block_number: int, notes: str) -> bytes:
+        raise NotImplementedError
+
+    def _digits(self, block_number: int) -> bytes:
+        return b"%0*d" % (self.BLOCK_DIGITS, block_number)
+
+    def _build_tail(self, length: int, filler_min: int) -> bytes:
+        """`length` bytes after the last whole block: ordinary records, then the filler."""
+        if length == 0:
+            return b""
+        digits = self._digits(self.full_blocks)
+        placeholder = self.PLACEHOLDER.encode()
+        parts: list[bytes] = []
+        remaining = length
+        for template in self._templates:
+            record = template.replace(placeholder, digits)
+            if remaining - len(record) < filler_min:
+                break
+            parts.append(record)
+            remaining -= len(record)
+        pad_length = remaining - (filler_min - 1)
+        padding = (self.FILLER_TEXT * (pad_length // len(self.FILLER_TEXT) + 1))[:pad_length]
+        parts.append(self._filler(self.full_blocks, padding))
+        tail = b"".join(parts)
+        assert len(tail) == length, (len(tail), length)
+        return tail
+
+    def iter_range(self, start: int, end: int) -> Iterator[bytes | memoryview]:
+        position = max(start, 0)
+        end = min(end, self.size)
+        while position < end:
+            if position < self.body_start:
+                chunk: bytes | memoryview = memoryview(self.header)[position:min(end, self.body_start)]
+            elif position < self.tail_start:
+                block_number, offset = divmod(position - self.body_start, self.block_length)
+                take = min(self.block_length - offset, end - position)
+                chunk = memoryview(self.block(block_number))[offset:offset + take]
+            else:
+                offset = position - self.tail_start
+                chunk = memoryview(self.tail)[offset:offset + (end - position)]
+            yield chunk
+            position += len(chunk)
+
+
 FAMILIES = ("csv-tall", "csv-wide", "json", "xlsx", "zip", "gzip", "failure")
 
 
