@@ -118,16 +118,20 @@ def versions_from_outcome(
     ]
 
 
+def _current_of(hospital_key: str, fileid: str) -> tuple:
+    """Where-conditions for the current version rows of one (hospital, fileid)."""
+    return (
+        file_versions.c.hospital_key == hospital_key,
+        file_versions.c.fileid == fileid,
+        file_versions.c.is_current == sa.true(),
+    )
+
+
 def _mark(conn: Connection, hospital_key: str, fileid: str, keep: set[str]) -> set[str]:
     """Make exactly `keep` the current set; returns the hashes that were already stored."""
     conn.execute(
         file_versions.update()
-        .where(
-            file_versions.c.hospital_key == hospital_key,
-            file_versions.c.fileid == fileid,
-            file_versions.c.is_current == sa.true(),
-            file_versions.c.sha256.not_in(keep) if keep else sa.true(),
-        )
+        .where(*_current_of(hospital_key, fileid), file_versions.c.sha256.not_in(keep) if keep else sa.true())
         .values(is_current=False)
     )
     return set(
@@ -196,10 +200,6 @@ def confirm_current(
     with catalog.write() as conn:
         conn.execute(
             file_versions.update()
-            .where(
-                file_versions.c.hospital_key == hospital_key,
-                file_versions.c.fileid == fileid,
-                file_versions.c.is_current == sa.true(),
-            )
+            .where(*_current_of(hospital_key, fileid))
             .values(signature=signature, retrieved=retrieved, last_seen_at=now)
         )
