@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import polars as pl
 
+# The seed of every row hash the parsers compute (fixed: the same row hashes the same way in
+# every batch and every run).
+HASH_SEED = 0x5EED
+
 # Runs per level before they are merged into one run of the next level: each hash is merged
 # about log_FAN_OUT(batches) times, and at most FAN_OUT runs per level are searched.
 FAN_OUT = 8

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from glimmr_dagster.lib import normalize as nz
 
-from .dedup import SeenRows
+from .dedup import HASH_SEED, SeenRows
 from .encoding import NotUtf8Error, read_as_utf8, remove_quietly
 from .errors import NotACmsTemplateError, ParseError
 from .frames import Labels, RowConstants, assemble, normalize_level
@@ -52,7 +52,6 @@ from .writer import write_table
 # rows per normalized batch (large: fixed per-batch costs are paid rarely).
 PAYERS_PER_CONVERSION = 1_000
 ROWS_PER_BATCH = 150_000
-HASH_SEED = 0x5EED
 
 ROOT_KEYS_V3 = {"location_name", "type_2_npi", "attestation"}
 

@@ -23,12 +23,11 @@ import polars as pl
 
 from glimmr_dagster.lib.normalize import normalize_payer_name
 
-from .dedup import SeenRows
+from .dedup import HASH_SEED, SeenRows
 from .frames import CODES_KEY, ENUM_FIELDS, NAME_FIELDS, NUMBER_FIELDS, PRECAST_SUFFIX, Labels, RowConstants, assemble, normalize_level
 from .headers import CmsColumns
 from .result import EXAMPLES_PER_REASON, ParseResult
 
-HASH_SEED = 0x5EED
 # Table rows a wide file's held-back raw batches add up to before they are normalized together.
 WIDE_ROWS_PER_TABLE = 100_000
 
