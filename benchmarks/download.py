@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throughput-gb", type=float, default=2.0, help="size of the timed download (GiB)")
     parser.add_argument("--memory-gb", type=float, nargs="*", default=[0.5, 2.0, 4.0],
                         help="sizes whose memory growth is measured (GiB)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating curl/ours rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating curl/ours rounds (the median is reported)")
     parser.add_argument("--work-dir", default=None, help="where files land (default: a temp dir)")
     args = parser.parse_args(argv)
     if args.child:
