@@ -25,15 +25,9 @@ import polars as pl
 from .encoding import NotUtf8Error, read_as_utf8
 from .errors import NotACmsTemplateError, ParseError, column_letter
 from .frames import NUMBER_FIELDS, RowConstants
-from .headers import (
-    cms_version,
-    describe_not_cms,
-    find_item_header,
-    template_header,
-)
+from .headers import describe_not_cms, find_item_header, template_header
 from .result import ParseResult, Provenance
-from .schema import SCHEMA_VERSION
-from .tabular import CmsRowProcessor, finish_payer_plans, source_column
+from .tabular import CmsRowProcessor, finish_payer_plans, source_column, template_result
 from .writer import write_table
 
 # Cells that are empty once read: unquoted empty fields are null already; "" (quoted) and
@@ -120,7 +114,7 @@ def read_leading_rows(path: Path, count: int = 4) -> list[list[str]]:
 
 def parse_cms_csv(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str,
-    work_dir: Path, layout_prefix: str = "csv",
+    work_dir: Path,
 ) -> ParseResult:
     # Only the head is checked up front; polars validates the rest as it reads.
     return read_as_utf8(
@@ -128,14 +122,14 @@ def parse_cms_csv(
         work_dir / f".{out_path.name}.utf8.tmp",
         lambda text_path, encoding_name, fallback_bytes: _parse_text(
             source_path, text_path, out_path, encoding_name, fallback_bytes,
-            provenance=provenance, parser_version=parser_version, layout_prefix=layout_prefix,
+            provenance=provenance, parser_version=parser_version,
         ),
     )
 
 
 def _parse_text(
     source_path: Path, text_path: Path, out_path: Path, encoding_name: str, fallback_bytes: int, *,
-    provenance: Provenance, parser_version: str, layout_prefix: str,
+    provenance: Provenance, parser_version: str,
 ) -> ParseResult:
     rows = read_leading_rows(text_path)
     header_index = find_item_header(rows)
@@ -147,23 +141,10 @@ def _parse_text(
     spare = INITIAL_SPARE_COLUMNS
     read_numbers = True
     while True:
-        result = ParseResult(
-            source_path=str(source_path),
-            format="csv" if layout_prefix == "csv" else layout_prefix,
-            layout=f"{layout_prefix}-{'wide' if columns.is_wide else 'tall'}",
-            cms_version=cms_version(metadata.version, v3),
-            encoding=encoding_name,
-            parser_version=parser_version,
-            schema_version=SCHEMA_VERSION,
-            metadata=metadata,
-            transcoded_bytes=fallback_bytes,
+        result = template_result(
+            source_path, "csv", columns, metadata, v3, header_index,
+            encoding=encoding_name, parser_version=parser_version, transcoded_bytes=fallback_bytes,
         )
-        if header_index < 2:
-            result.warnings.append(
-                "rows 1-2 (general data) are missing: the item header is row "
-                f"{header_row_number}; file-level columns are empty"
-            )
-        result.warnings.extend(columns.warnings)
         try:
             _read_rows(source_path, text_path, out_path, columns, result, provenance, header_row_number, width + spare, read_numbers)
             return result

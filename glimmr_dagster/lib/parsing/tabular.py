@@ -18,6 +18,8 @@ wait for a free one), so their number matters as much as what they do.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -25,11 +27,39 @@ from glimmr_dagster.lib.normalize import normalize_payer_name
 
 from .dedup import HASH_SEED, SeenRows
 from .frames import CODES_KEY, ENUM_FIELDS, NAME_FIELDS, NUMBER_FIELDS, PRECAST_SUFFIX, Labels, RowConstants, assemble, normalize_level
-from .headers import CmsColumns
-from .result import EXAMPLES_PER_REASON, ParseResult
+from .headers import CmsColumns, cms_version
+from .result import EXAMPLES_PER_REASON, FileMetadata, ParseResult
+from .schema import SCHEMA_VERSION
 
 # Table rows a wide file's held-back raw batches add up to before they are normalized together.
 WIDE_ROWS_PER_TABLE = 100_000
+
+
+def template_result(
+    source_path: Path, kind: str, columns: CmsColumns, metadata: FileMetadata, v3: bool, header_index: int, *,
+    encoding: str, parser_version: str, **details: Any,
+) -> ParseResult:
+    """The result of a CMS template file of `kind` ("csv", "xlsx", "xls") before its rows are read:
+    format and layout, versions, and the warnings its header rows give. `details`: other
+    ParseResult fields (the sheet, the transcoded bytes)."""
+    result = ParseResult(
+        source_path=str(source_path),
+        format=kind,
+        layout=f"{kind}-{'wide' if columns.is_wide else 'tall'}",
+        cms_version=cms_version(metadata.version, v3),
+        encoding=encoding,
+        parser_version=parser_version,
+        schema_version=SCHEMA_VERSION,
+        metadata=metadata,
+        **details,
+    )
+    if header_index < 2:
+        result.warnings.append(
+            f"rows 1-2 (general data) are missing: the item header is row {header_index + 1}; "
+            "file-level columns are empty"
+        )
+    result.warnings.extend(columns.warnings)
+    return result
 
 
 def source_column(index: int) -> str:

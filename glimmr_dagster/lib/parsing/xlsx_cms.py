@@ -15,15 +15,9 @@ import polars as pl
 
 from .errors import NotACmsTemplateError, ParseError
 from .frames import RowConstants
-from .headers import (
-    cms_version,
-    describe_not_cms,
-    find_item_header,
-    template_header,
-)
+from .headers import describe_not_cms, find_item_header, template_header
 from .result import ParseResult, Provenance
-from .schema import SCHEMA_VERSION
-from .tabular import CmsRowProcessor, finish_payer_plans, source_column
+from .tabular import CmsRowProcessor, finish_payer_plans, source_column, template_result
 from .writer import write_table
 
 SLICE_CELLS = 5_000_000
@@ -65,22 +59,10 @@ def parse_cms_workbook(
     name, frame, rows, header_index = chosen
     header_row_number = header_index + 1
     columns, metadata, v3 = template_header(source_path, rows, header_index)
-    result = ParseResult(
-        source_path=str(source_path),
-        format=kind,
-        layout=f"{kind}-{'wide' if columns.is_wide else 'tall'}",
-        cms_version=cms_version(metadata.version, v3),
-        encoding="binary",
-        parser_version=parser_version,
-        schema_version=SCHEMA_VERSION,
-        metadata=metadata,
-        sheet=name,
+    result = template_result(
+        source_path, kind, columns, metadata, v3, header_index,
+        encoding="binary", parser_version=parser_version, sheet=name,
     )
-    if header_index < 2:
-        result.warnings.append(
-            f"rows 1-2 (general data) are missing: the item header is row {header_row_number}"
-        )
-    result.warnings.extend(columns.warnings)
     if len(sheets) > 1:
         result.warnings.append(f"workbook has {len(sheets)} sheets; parsed '{name}'")
     width = frame.width
