@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .encoding import NotUtf8Error, read_as_utf8
+from .encoding import NotUtf8Error, parse_as_utf8
 from .errors import NotACmsTemplateError, ParseError, column_letter
 from .frames import NUMBER_FIELDS, RowConstants
 from .headers import describe_not_cms, find_item_header, template_header
@@ -117,13 +117,8 @@ def parse_cms_csv(
     work_dir: Path,
 ) -> ParseResult:
     # Only the head is checked up front; polars validates the rest as it reads.
-    return read_as_utf8(
-        source_path,
-        work_dir / f".{out_path.name}.utf8.tmp",
-        lambda text_path, encoding_name, fallback_bytes: _parse_text(
-            source_path, text_path, out_path, encoding_name, fallback_bytes,
-            provenance=provenance, parser_version=parser_version,
-        ),
+    return parse_as_utf8(
+        _parse_text, source_path, out_path, work_dir=work_dir, provenance=provenance, parser_version=parser_version
     )
 
 

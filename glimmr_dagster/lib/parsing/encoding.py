@@ -68,7 +68,7 @@ def sniff_text_head(path: Path) -> TextEncoding:
 
     For readers that validate UTF-8 themselves as they go (polars' CSV reader, the JSON reader's
     strict decoding): a file whose head is valid UTF-8 is read in place, and the reader's own
-    "invalid UTF-8" error sends it through `transcode_to_utf8` after all (see `read_as_utf8`).
+    "invalid UTF-8" error sends it through `transcode_to_utf8` after all (see `parse_as_utf8`).
     This saves a whole pass over the (usually valid) file.
     """
     with open(path, "rb") as handle:
@@ -86,15 +86,17 @@ def sniff_text_head(path: Path) -> TextEncoding:
 
 
 class NotUtf8Error(Exception):
-    """Raised by a reader that met bytes that are not UTF-8 after a valid head (see `read_as_utf8`)."""
+    """Raised by a reader that met bytes that are not UTF-8 after a valid head (see `parse_as_utf8`)."""
 
 
-def read_as_utf8(source: Path, scratch: Path, read: Callable[[Path, str, int], T]) -> T:
-    """`read(text_path, encoding_name, fallback_bytes)` over `source` as UTF-8 text.
+def parse_as_utf8(parse_text: Callable[..., T], source: Path, out_path: Path, *, work_dir: Path, **options) -> T:
+    """`parse_text(source, text_path, out_path, encoding_name, fallback_bytes, **options)`, with
+    `text_path` the source as UTF-8 text.
 
-    A file whose head is UTF-8 is read in place; otherwise, or when `read` raises `NotUtf8Error`
-    (a stray cp1252 byte deep in the file), a UTF-8 copy is written to `scratch` and read instead.
-    The copy is removed afterwards, whatever happens."""
+    A file whose head is UTF-8 is read in place; otherwise, or when `parse_text` raises
+    `NotUtf8Error` (a stray cp1252 byte deep in the file), a UTF-8 copy is written to `work_dir`
+    and read instead. The copy is removed afterwards, whatever happens."""
+    scratch = work_dir / f".{out_path.name}.utf8.tmp"
     encoding = sniff_text_head(source)
     try:
         while True:
@@ -104,7 +106,7 @@ def read_as_utf8(source: Path, scratch: Path, read: Callable[[Path, str, int], T
             else:
                 text_path, encoding_name, fallback_bytes = source, encoding.name, 0
             try:
-                return read(text_path, encoding_name, fallback_bytes)
+                return parse_text(source, text_path, out_path, encoding_name, fallback_bytes, **options)
             except NotUtf8Error:
                 if encoding.needs_transcoding:  # pragma: no cover - a transcoded copy is UTF-8
                     raise ParseError(source, None, "not valid UTF-8 after transcoding") from None

@@ -40,7 +40,7 @@ import pyarrow as pa
 from glimmr_dagster.lib import normalize as nz
 
 from .dedup import HASH_SEED, SeenRows
-from .encoding import NotUtf8Error, read_as_utf8, remove_quietly
+from .encoding import NotUtf8Error, parse_as_utf8, remove_quietly
 from .errors import NotACmsTemplateError, ParseError
 from .frames import Labels, RowConstants, assemble, normalize_level
 from .headers import cms_version
@@ -571,13 +571,8 @@ def parse_cms_json(
     source_path: Path, out_path: Path, *, provenance: Provenance, parser_version: str, work_dir: Path
 ) -> ParseResult:
     # Only the head is checked up front; the rest is decoded strictly as it is read.
-    return read_as_utf8(
-        source_path,
-        work_dir / f".{out_path.name}.utf8.tmp",
-        lambda text_path, encoding_name, fallback_bytes: _parse_text(
-            source_path, text_path, out_path, encoding_name, fallback_bytes,
-            provenance=provenance, parser_version=parser_version,
-        ),
+    return parse_as_utf8(
+        _parse_text, source_path, out_path, work_dir=work_dir, provenance=provenance, parser_version=parser_version
     )
 
 
